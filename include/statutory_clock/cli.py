@@ -1,0 +1,284 @@
+"""The ``statclock`` command.
+
+``statclock clock`` is a contract other tools depend on (docs/architecture.md): its options,
+its JSON shape and its exit status 2 with a one-line message for bad input must not change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import NoReturn
+
+from statutory_clock.calendar import CalendarError, default_calendar
+from statutory_clock.dates import long_date, parse_iso_date, short_date
+from statutory_clock.engine import (
+    ROUNDING_POLICIES,
+    CaseFacts,
+    Clock,
+    FactsError,
+    Recommendation,
+    compute_clock,
+    milestone_status,
+)
+from statutory_clock.rules import FRAMEWORKS, RulebookError, load_rulebooks
+
+JUDGEMENTS = ("inadequate", "requires_improvement", "good", "outstanding", "adequate")
+USER_ERROR = 2
+
+# Which command-line option a FactsError field came from, so messages name what the user typed.
+_OPTION_FOR_FIELD = {
+    "framework": "--framework",
+    "published": "--published",
+    "judgement overall": "--judgement",
+    "rounding": "--rounding",
+}
+
+
+class UserError(Exception):
+    """Bad input: reported as one line on stderr with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump, never a traceback
+        self.exit(USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return parse_iso_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _key_date(text: str) -> tuple[str, date]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not in the form MILESTONE=YYYY-MM-DD")
+    return key.strip(), _iso_date(value)
+
+
+def _recommendation(text: str) -> Recommendation:
+    number, sep, timescale = text.partition("=")
+    if not sep or not number.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not in the form NUMBER=TIMESCALE")
+    return Recommendation(int(number), timescale.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="statclock",
+        description="Statutory clock for Ofsted inspections of "
+        "local authority children's services.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    clock = sub.add_parser("clock", help="compute an inspection's statutory clock (no database)")
+    clock.add_argument("--framework", required=True, choices=FRAMEWORKS)
+    clock.add_argument("--published", required=True, type=_iso_date, metavar="YYYY-MM-DD")
+    clock.add_argument(
+        "--received",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="date the authority received the report (the legal anchor)",
+    )
+    clock.add_argument("--judgement", choices=JUDGEMENTS, help="overall judgement")
+    clock.add_argument(
+        "--direction",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="date of the DfE statutory direction; adds intervention milestones",
+    )
+    clock.add_argument("--format", choices=("json", "table", "ics"), default="table")
+    clock.add_argument(
+        "--event",
+        type=_key_date,
+        action="append",
+        default=[],
+        metavar="MILESTONE=YYYY-MM-DD",
+        help="actual date of a milestone",
+    )
+    clock.add_argument(
+        "--recommendation",
+        type=_recommendation,
+        action="append",
+        default=[],
+        metavar="NUMBER=TIMESCALE",
+        help='e.g. 2="Within three months"',
+    )
+    clock.add_argument(
+        "--rounding",
+        choices=ROUNDING_POLICIES,
+        default="end_of_month",
+        help="how recommendation timescales become target dates",
+    )
+    clock.add_argument(
+        "--as-of",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="add each milestone's status on this date",
+    )
+
+    rules = sub.add_parser("rules", help="list every rule with its source and confidence")
+    rules.add_argument("--framework", choices=(*FRAMEWORKS, "dfe_intervention"))
+
+    holidays = sub.add_parser("holidays", help="list England and Wales bank holidays of a year")
+    holidays.add_argument("year", type=int)
+    return parser
+
+
+# -- clock --------------------------------------------------------------------------------------
+
+
+def _clock_command(args: argparse.Namespace) -> str:
+    events = dict(args.event)
+    facts = CaseFacts(
+        framework=args.framework,
+        published=args.published,
+        received=args.received,
+        judgements={"overall": args.judgement} if args.judgement else {},
+        direction=args.direction,
+        events=events,
+        recommendations=tuple(args.recommendation),
+    )
+    try:
+        clock = compute_clock(facts, rounding=args.rounding)
+    except FactsError as exc:
+        option = _OPTION_FOR_FIELD.get(exc.field)
+        if option is None and exc.field.startswith("event "):
+            option = f"--event {exc.field.removeprefix('event ')}"
+        elif option is None and exc.field.startswith("recommendation "):
+            option = "--recommendation " + exc.field.removeprefix("recommendation ")
+        raise UserError(f"{option or exc.field}: {exc.value!r} {exc.problem}") from None
+    if args.format == "json":
+        return _as_json(clock, args.as_of)
+    if args.format == "ics":
+        return _as_ics(clock, facts)
+    return _as_table(clock, facts, args.as_of)
+
+
+def _as_json(clock: Clock, as_of: date | None) -> str:
+    milestones = []
+    for m in clock.milestones:
+        row = m.contract_dict()
+        if as_of is not None:  # only on request, so the contract's default shape is untouched
+            row["status"] = milestone_status(m, as_of)
+            row["actual"] = m.actual.isoformat() if m.actual else None
+        milestones.append(row)
+    document = {
+        "anchor": {"date": clock.anchor_date.isoformat(), "kind": clock.anchor_kind},
+        "milestones": milestones,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _as_table(clock: Clock, facts: CaseFacts, as_of: date | None) -> str:
+    judgement = facts.judgements.get("overall", "no judgement given").replace("_", " ")
+    why = "" if clock.anchor_kind == "receipt" else ", as no receipt date was given"
+    lines = [
+        f"Statutory clock: {facts.framework}, {judgement}",
+        f"Anchor: {long_date(clock.anchor_date)} ({clock.anchor_kind}{why})",
+    ]
+    if as_of is not None:
+        lines.append(f"Status as of {long_date(as_of)}")
+    lines.append("")
+    header = f"{'Due':<16} {'Window opens':<16} {'Milestone':<30} "
+    header += f"{'Status':<9} " if as_of else ""
+    lines += [header + "Basis", "-" * (len(header) + 40)]
+    for m in clock.milestones:
+        opens = short_date(m.window_start) if m.window_start else "-"
+        row = f"{short_date(m.due):<16} {opens:<16} {m.id:<30} "
+        if as_of is not None:
+            row += f"{milestone_status(m, as_of):<9} "
+        lines.append(row + m.basis)
+    lines += ["", "Sources (citation [confidence]: rules):"]
+    rules_by_source: dict[tuple[str, str], list[str]] = {}
+    for m in clock.milestones:
+        rules = rules_by_source.setdefault((m.source, m.confidence), [])
+        if m.rule not in rules:
+            rules.append(m.rule)
+    for (source, confidence), rules in rules_by_source.items():
+        lines.append(f"  {source} [{confidence}]: {', '.join(rules)}")
+    return "\n".join(lines)
+
+
+def _as_ics(clock: Clock, facts: CaseFacts) -> str:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//statclock//Statutory clock//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"Statutory clock: {facts.framework} {facts.published.isoformat()}")
+    stamp = datetime.now(UTC)
+    for m in clock.milestones:
+        event = Event()
+        # Stable across recalculations, so calendar clients move the event instead of adding one.
+        event.add("uid", f"{facts.framework}-{facts.published.isoformat()}-{m.id}@statclock")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", m.due)
+        event.add("summary", f"{m.title} (due)")
+        event.add(
+            "description",
+            f"{m.basis}\nRule: {m.rule}\nSource: {m.source}\nConfidence: {m.confidence}",
+        )
+        event.add("categories", [m.kind])
+        cal.add_component(event)
+    ical: bytes = cal.to_ical()
+    return ical.decode("utf-8")
+
+
+# -- rules and holidays ---------------------------------------------------------------------------
+
+
+def _rules_command(args: argparse.Namespace) -> str:
+    lines = []
+    for name, book in load_rulebooks().items():
+        if args.framework and name != args.framework:
+            continue
+        lines.append(f"{name}: {book.title}")
+        for rule in book.rules:
+            until = rule.valid_to.isoformat() if rule.valid_to else "now"
+            lines.append(
+                f"  {rule.id:<30} {rule.offset:>4} {rule.unit:<14} from {rule.anchor}"
+                f"  [{rule.confidence}, {rule.valid_from.isoformat()} to {until}]"
+            )
+            lines.append(f"  {'':<30} {rule.source}")
+    return "\n".join(lines)
+
+
+def _holidays_command(args: argparse.Namespace) -> str:
+    if not 1900 <= args.year <= 2200:
+        raise UserError(f"year: {args.year!r} is outside 1900-2200")
+    cal = default_calendar()
+    days = cal.bank_holidays(args.year)
+    lines = [
+        f"England and Wales bank holidays {args.year} (source: {cal.source_of_year(args.year)})"
+    ]
+    lines += [f"  {long_date(d)}" for d in days]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"clock": _clock_command, "rules": _rules_command, "holidays": _holidays_command}
+    try:
+        output = commands[args.command](args)
+    except UserError as exc:
+        print(f"statclock {args.command}: error: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except (RulebookError, CalendarError) as exc:  # broken configuration, not the user's input
+        print(f"statclock {args.command}: configuration error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        sys.stdout.write(output if output.endswith("\n") else output + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`: not an error worth a traceback
+        sys.stderr.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
