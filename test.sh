@@ -8,5 +8,10 @@ echo "==> ruff (lint and format check)"
 .venv/bin/ruff format --check .
 echo "==> mypy (engine package, strict)"
 .venv/bin/mypy
+if [[ -z "${STATCLOCK_TEST_POSTGRES_URL:-}" && -z "${STATCLOCK_SKIP_POSTGRES:-}" ]]; then
+  echo "==> PostgreSQL for the tests"
+  STATCLOCK_TEST_POSTGRES_URL="$(scripts/test-postgres.sh)"
+  export STATCLOCK_TEST_POSTGRES_URL
+fi
 echo "==> pytest"
 .venv/bin/pytest "$@"

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     holidays = sub.add_parser("holidays", help="list England and Wales bank holidays of a year")
     holidays.add_argument("year", type=int)
+
+    from statutory_clock.register_cli import add_register_commands
+
+    add_register_commands(sub, _iso_date)
     return parser
 
 
@@ -264,9 +268,11 @@ def _holidays_command(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"clock": _clock_command, "rules": _rules_command, "holidays": _holidays_command}
+    from statutory_clock.register_cli import RegisterCommandError, run
+
     try:
-        output = commands[args.command](args)
-    except UserError as exc:
+        output = commands[args.command](args) if args.command in commands else run(args)
+    except (UserError, RegisterCommandError) as exc:
         print(f"statclock {args.command}: error: {exc}", file=sys.stderr)
         return USER_ERROR
     except (RulebookError, CalendarError) as exc:  # broken configuration, not the user's input

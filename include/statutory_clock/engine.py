@@ -337,7 +337,15 @@ class ClockBuilder:
         return plan
 
     # -- computation -------------------------------------------------------------------------
-    def compute(self, facts: CaseFacts, rounding: str = "end_of_month") -> Clock:
+    def compute(
+        self, facts: CaseFacts, rounding: str = "end_of_month", *, strict_events: bool = True
+    ) -> Clock:
+        """The clock of one inspection.
+
+        With ``strict_events`` an event naming no milestone of the clock is an error (a typo on
+        the command line); the case register passes False, because a recorded fact such as a
+        DfE review with no direction date on file must be kept, not rejected.
+        """
         book = self.check(facts, rounding)
         anchor_kind: AnchorKind = "receipt" if facts.received else "publication"
         report_day = facts.received or facts.published
@@ -392,7 +400,7 @@ class ClockBuilder:
             milestones.extend(made)
 
         milestones.extend(self._recommendation_milestones(facts, rounding))
-        if events:
+        if events and strict_events:
             known = {m.id for m in milestones}
             for event in events:
                 if event not in known:

@@ -1,0 +1,543 @@
+"""``statclock`` commands for the case register: db, case, action, milestone, demo.
+
+Every write is one transaction: it commits whole or leaves the database untouched. Case files
+are validated before the database is opened at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from statutory_clock.dates import long_date, short_date
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+
+
+class RegisterCommandError(Exception):
+    """Bad input to a register command: one line on stderr, exit status 2."""
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.by or os.environ.get("STATCLOCK_USER") or getpass.getuser())
+
+
+def _today(args: argparse.Namespace) -> date:
+    as_of: date | None = getattr(args, "as_of", None)
+    return as_of or date.today()  # the command line is the boundary where "today" is read
+
+
+def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database-url",
+            help="SQLAlchemy URL (default: $STATCLOCK_DATABASE_URL or sqlite var/statclock.db)",
+        )
+        p.add_argument(
+            "--by", help="who is making the change (default: $STATCLOCK_USER or your login name)"
+        )
+        p.add_argument(
+            "--as-of",
+            type=iso_date,
+            metavar="YYYY-MM-DD",
+            help="the day statuses are computed for (default: today)",
+        )
+
+    db = sub.add_parser("db", help="the case register's database")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="create or migrate the register to the latest schema")
+    common(up)
+
+    case = sub.add_parser("case", help="cases in the register")
+    case_sub = case.add_subparsers(dest="case_command", required=True)
+    imp = case_sub.add_parser("import", help="import case files (YAML)")
+    imp.add_argument("files", nargs="+", type=Path)
+    imp.add_argument("--replace", action="store_true", help="overwrite cases already present")
+    common(imp)
+    exp = case_sub.add_parser("export", help="export a case as a case file")
+    exp.add_argument("key")
+    exp.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    common(exp)
+    lst = case_sub.add_parser("list", help="every case, with its next deadline")
+    common(lst)
+    show = case_sub.add_parser("show", help="a case and its clock")
+    show.add_argument("key")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    common(show)
+    event = case_sub.add_parser("event", help="record the actual date of a milestone")
+    event.add_argument("key")
+    event.add_argument("milestone")
+    event.add_argument("date", type=iso_date, metavar="YYYY-MM-DD")
+    event.add_argument("--note")
+    event.add_argument(
+        "--expected-version",
+        type=int,
+        help="refuse if the case changed since you read this version",
+    )
+    common(event)
+    recompute = case_sub.add_parser("recompute", help="recompute every open case's clock")
+    common(recompute)
+    audit = case_sub.add_parser("audit", help="the audit trail of a case")
+    audit.add_argument("key")
+    common(audit)
+
+    action = sub.add_parser("action", help="action plan items")
+    action_sub = action.add_subparsers(dest="action_command", required=True)
+    upd = action_sub.add_parser("update", help="set an action's RAG status or add progress")
+    upd.add_argument("key")
+    upd.add_argument("number", type=int, help="the action's row number in the plan (1, 2, ...)")
+    upd.add_argument("--status", choices=("red", "amber", "green", "complete"))
+    upd.add_argument("--progress", help="a progress note")
+    upd.add_argument(
+        "--date",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="date of the progress note (default: today)",
+    )
+    upd.add_argument("--expected-version", type=int)
+    common(upd)
+
+    milestone = sub.add_parser("milestone", help="extensions and waivers")
+    ms_sub = milestone.add_subparsers(dest="milestone_command", required=True)
+    ext = ms_sub.add_parser("extend", help="grant an extension to a later due date")
+    ext.add_argument("key")
+    ext.add_argument("milestone")
+    ext.add_argument("--to", required=True, type=iso_date, metavar="YYYY-MM-DD")
+    waive = ms_sub.add_parser("waive", help="waive a milestone")
+    waive.add_argument("key")
+    waive.add_argument("milestone")
+    for p in (ext, waive):
+        p.add_argument("--reason", required=True)
+        p.add_argument("--agreed-by", required=True, help="who agreed it (e.g. Ofsted, DfE)")
+        p.add_argument("--expected-version", type=int)
+        common(p)
+
+    demo = sub.add_parser("demo", help="the demo councils of the seed documents")
+    demo_sub = demo.add_subparsers(dest="demo_command", required=True)
+    load = demo_sub.add_parser("load", help="migrate the register and load the demo cases")
+    common(load)
+
+
+# -- implementations ---------------------------------------------------------------------------
+
+
+def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
+    from sqlalchemy.exc import OperationalError
+
+    from statutory_clock.store import db
+
+    url = args.database_url or db.default_url()
+    sqlite_path = url.split("///", 1)[-1] if url.startswith("sqlite") else None
+    if not migrate and sqlite_path and not Path(sqlite_path).exists():
+        raise RegisterCommandError(
+            f"database: there is no register at {sqlite_path}; "
+            "run `statclock demo load` or `statclock db upgrade` first"
+        )
+    try:
+        if migrate:
+            db.upgrade(url)
+        engine = db.make_engine(url)
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
+        current = db.current_revision(engine)
+    except OperationalError as exc:
+        raise RegisterCommandError(f"database: cannot open {_safe(url)} ({exc.orig})") from None
+    if current != head:
+        raise RegisterCommandError(
+            f"database: {_safe(url)} is at revision {current or 'none'}, not {head}; "
+            "run `statclock db upgrade` first"
+        )
+    return engine
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _write(engine: Any, work: Callable[[Any], Any]) -> Any:
+    from statutory_clock.store.db import transaction
+    from statutory_clock.store.register import RegisterError
+
+    try:
+        with transaction(engine) as session:
+            return work(session)
+    except RegisterError as exc:
+        raise RegisterCommandError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> str:
+    command = args.command
+    sub = getattr(args, f"{command}_command", None)
+    handler = _HANDLERS[(command, sub)]
+    return handler(args)
+
+
+def _db_upgrade(args: argparse.Namespace) -> str:
+    engine = _engine(args, migrate=True)
+    return f"Register at {_safe(str(engine.url))} is at the latest schema."
+
+
+def _load_files(paths: list[Path]) -> list[dict[str, Any]]:
+    from statutory_clock.store.casefile import CaseFileError, load_case_file
+
+    docs = []
+    try:
+        for path in paths:
+            docs.append(load_case_file(path))
+    except CaseFileError as exc:
+        raise RegisterCommandError(str(exc)) from None
+    keys = [d["key"] for d in docs]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise RegisterCommandError(
+                f"{paths[i]}, field key: {key!r} is also the key of {paths[keys.index(key)]}"
+            )
+    return docs
+
+
+def _import(
+    args: argparse.Namespace, paths: list[Path], replace: bool, migrate: bool = False
+) -> str:
+    from statutory_clock.store import register
+
+    docs = _load_files(paths)  # every file is valid before the database is touched
+    engine = _engine(args, migrate=migrate)
+    actor, today = _actor(args), _today(args)
+
+    def work(session: Any) -> list[str]:
+        lines = []
+        for doc in docs:
+            case = register.import_case(session, doc, actor, today, replace=replace)
+            lines.append(
+                f"Imported {case.key}: {case.local_authority.name}, "
+                f"{len(case.milestones)} milestones, {len(case.recommendations)} "
+                f"recommendations, {len(case.actions)} actions"
+            )
+        return lines
+
+    lines = _write(engine, work)
+    return "\n".join([*lines, f"{len(docs)} case file(s) imported in one transaction."])
+
+
+def _case_import(args: argparse.Namespace) -> str:
+    return _import(args, args.files, args.replace)
+
+
+def _demo_load(args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from statutory_clock.store.db import transaction
+    from statutory_clock.store.models import Inspection
+
+    paths = sorted(DEMO_DIR.glob("*.yaml"))
+    engine = _engine(args, migrate=True)
+    with transaction(engine) as session:
+        present = set(session.execute(select(Inspection.key)).scalars())
+    todo = [p for p in paths if p.stem not in present]
+    if not todo:
+        return f"The {len(paths)} demo cases are already loaded."
+    return _import(args, todo, replace=False)
+
+
+def _case_export(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+    from statutory_clock.store.casefile import dump_case_file
+
+    engine = _engine(args)
+    text: str = _write(
+        engine, lambda s: dump_case_file(register.export_case(register.get_case(s, args.key)))
+    )
+    if args.output:
+        tmp = args.output.with_name(args.output.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(args.output)  # never a half-written case file
+        return f"Exported {args.key} to {args.output}"
+    return text
+
+
+def _case_list(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    today = _today(args)
+
+    def work(session: Any) -> list[str]:
+        rows = []
+        for case in register.list_cases(session):
+            pending = [m for m in case.milestones if m.actual is None and not m.waived]
+            overdue = sum(1 for m in pending if m.effective_due < today)
+            upcoming = sorted(
+                (m for m in pending if m.effective_due >= today), key=lambda m: m.effective_due
+            )
+            nxt = (
+                f"{short_date(upcoming[0].effective_due)} {upcoming[0].milestone_id}"
+                if upcoming
+                else "-"
+            )
+            rows.append(
+                f"{case.key:<22} {case.local_authority.name[:34]:<34} "
+                f"{case.framework:<9} {short_date(case.published):<16} "
+                f"{overdue:>7}  {nxt}"
+            )
+        return rows
+
+    rows = _write(engine, work)
+    header = (
+        f"{'Case':<22} {'Authority':<34} {'Framework':<9} {'Published':<16} "
+        f"{'Overdue':>7}  Next deadline (as of {long_date(today)})"
+    )
+    return "\n".join(
+        [header, "-" * len(header), *rows]
+        if rows
+        else ["The register is empty: `statclock demo load` loads the demo councils."]
+    )
+
+
+def _case_show(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    today = _today(args)
+
+    def work(session: Any) -> str:
+        case = register.get_case(session, args.key)
+        if args.format == "json":
+            return json.dumps(_case_json(case), indent=2, ensure_ascii=False)
+        return _case_table(case, today)
+
+    text: str = _write(engine, work)
+    return text
+
+
+def _case_json(case: Any) -> dict[str, Any]:
+    return {
+        "key": case.key,
+        "version": case.version,
+        "authority": case.local_authority.name,
+        "framework": case.framework,
+        "published": case.published.isoformat(),
+        "milestones": [
+            {
+                "id": m.milestone_id,
+                "title": m.title,
+                "due": m.due.isoformat(),
+                "window_start": m.window_start.isoformat() if m.window_start else None,
+                "actual": m.actual.isoformat() if m.actual else None,
+                "extended_to": m.extended_to.isoformat() if m.extended_to else None,
+                "waived": m.waived,
+                "status": m.status,
+                "status_as_of": m.status_as_of.isoformat() if m.status_as_of else None,
+                "rule": m.rule,
+                "source": m.source,
+                "basis": m.basis,
+                "owner": m.owner,
+                "due_version": m.due_version,
+            }
+            for m in case.milestones
+        ],
+    }
+
+
+def _case_table(case: Any, today: date) -> str:
+    from statutory_clock.engine import milestone_status
+    from statutory_clock.store.register import case_facts
+
+    judgement = case.judgements.get("overall", "not given").replace("_", " ")
+    published = (
+        f"{case.published:%B %Y} (month only; counted from {long_date(case.published)})"
+        if case.published_precision == "month"
+        else long_date(case.published)
+    )
+    lines = [
+        f"{case.local_authority.name} ({case.local_authority.dfe_code}): case {case.key}, "
+        f"version {case.version}",
+        f"Framework {case.framework}; overall judgement {judgement}; published {published}",
+        f"Status as of {long_date(today)}",
+        "",
+        f"{'Due':<16} {'Actual':<16} {'Status':<9} {'Milestone':<30} Owner / basis",
+    ]
+    facts = case_facts(case)
+    del facts  # statuses below are recomputed for `today`, from the persisted dates
+    from statutory_clock.engine import Milestone
+
+    for m in case.milestones:
+        probe = Milestone(
+            m.milestone_id,
+            m.title,
+            m.effective_due,
+            m.window_start,
+            m.rule,
+            m.source,
+            m.basis,
+            m.confidence,
+            m.kind,
+            m.actual,
+        )
+        status = milestone_status(probe, today, waived=m.waived)
+        due = short_date(m.effective_due) + ("*" if m.extended_to else "")
+        actual = short_date(m.actual) if m.actual else "-"
+        lines.append(
+            f"{due:<16} {actual:<16} {status:<9} {m.milestone_id:<30} {m.owner or '-'}; {m.basis}"
+        )
+    if any(m.extended_to for m in case.milestones):
+        lines.append("* extended: see `statclock case audit` for the reason and who agreed it")
+    lines += [
+        "",
+        f"{len(case.recommendations)} recommendations, {len(case.actions)} actions "
+        f"(RAG: {_rag_summary(case)})",
+    ]
+    return "\n".join(lines)
+
+
+def _rag_summary(case: Any) -> str:
+    counts: dict[str, int] = {}
+    for a in case.actions:
+        counts[a.status or "not rated"] = counts.get(a.status or "not rated", 0) + 1
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _describe(result: Any) -> str:
+    parts = [
+        f"{m} {short_date(old).strip()} -> {short_date(new).strip()}"
+        for m, old, new in result.moved
+    ]
+    moved = f"; moved: {', '.join(parts)}" if parts else ""
+    return (
+        f"{len(result.added)} added, {len(result.moved)} moved, {len(result.removed)} "
+        f"removed{moved}"
+    )
+
+
+def _case_event(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    result = _write(
+        engine,
+        lambda s: register.record_event(
+            s,
+            args.key,
+            args.milestone,
+            args.date,
+            _actor(args),
+            _today(args),
+            args.note,
+            args.expected_version,
+        ),
+    )
+    return (
+        f"Recorded {args.milestone} on {long_date(args.date)} for {args.key}; "
+        f"milestones: {_describe(result)}."
+    )
+
+
+def _case_recompute(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    results = _write(engine, lambda s: register.recompute_all(s, _today(args), _actor(args)))
+    lines = [f"{r.key}: {_describe(r)}, {len(r.status_changed)} status changes" for r in results]
+    return "\n".join([*lines, f"{len(results)} open case(s) recomputed."])
+
+
+def _case_audit(args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from statutory_clock.store.models import AuditEvent
+
+    engine = _engine(args)
+
+    def work(session: Any) -> list[str]:
+        rows = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.inspection_key == args.key)
+                .order_by(AuditEvent.id)
+            )
+            .scalars()
+            .all()
+        )
+        return [
+            f"{r.at:%Y-%m-%d %H:%M:%S} {r.actor:<14} {r.action:<22} {r.entity:<34} "
+            f"{r.field or '':<12} {r.old or '-'} -> {r.new or '-'}"
+            + (f"  ({r.reason})" if r.reason else "")
+            for r in rows
+        ]
+
+    rows = _write(engine, work)
+    if not rows:
+        raise RegisterCommandError(f"case: {args.key!r} has no audit trail (is it registered?)")
+    return "\n".join(rows)
+
+
+def _action_update(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    item = _write(
+        engine,
+        lambda s: register.update_action(
+            s,
+            args.key,
+            args.number,
+            _actor(args),
+            _today(args),
+            args.status,
+            args.progress,
+            args.date,
+            args.expected_version,
+        ),
+    )
+    return (
+        f"Action {args.number} of {args.key}: status {item.status or 'not rated'}, "
+        f"{len(item.progress)} progress note(s)."
+    )
+
+
+def _milestone_adjust(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    extended_to = getattr(args, "to", None)
+    _write(
+        engine,
+        lambda s: register.adjust_milestone(
+            s,
+            args.key,
+            args.milestone,
+            _actor(args),
+            _today(args),
+            args.reason,
+            args.agreed_by,
+            extended_to=extended_to,
+            waive=extended_to is None,
+            expected_version=args.expected_version,
+        ),
+    )
+    what = f"extended to {long_date(extended_to)}" if extended_to else "waived"
+    return f"{args.milestone} of {args.key} {what} (agreed by {args.agreed_by})."
+
+
+_HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
+    ("db", "upgrade"): _db_upgrade,
+    ("case", "import"): _case_import,
+    ("case", "export"): _case_export,
+    ("case", "list"): _case_list,
+    ("case", "show"): _case_show,
+    ("case", "event"): _case_event,
+    ("case", "recompute"): _case_recompute,
+    ("case", "audit"): _case_audit,
+    ("action", "update"): _action_update,
+    ("milestone", "extend"): _milestone_adjust,
+    ("milestone", "waive"): _milestone_adjust,
+    ("demo", "load"): _demo_load,
+}

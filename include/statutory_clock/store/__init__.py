@@ -1,0 +1,1 @@
+"""The case register: domain database, migrations, case files and the audited write API."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL server), migrated by Alembic.
+
+PostgreSQL comes from STATCLOCK_TEST_POSTGRES_URL (./test.sh starts a local server and sets it).
+Each test gets its own database: on PostgreSQL a copy of a migrated template database, on SQLite
+a copy of a migrated template file, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from statutory_clock.store import db
+
+POSTGRES_URL = os.environ.get("STATCLOCK_TEST_POSTGRES_URL")
+DEMO_DIR = Path(__file__).resolve().parents[1] / "include" / "demo"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_rulebook_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    monkeypatch.setenv("STATCLOCK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    db.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("STATCLOCK_TEST_POSTGRES_URL is not set (./test.sh sets it)")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"statclock_tmpl_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(url)
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_postgres(template: str) -> Iterator[str]:
+    assert POSTGRES_URL
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"statclock_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def register_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty case register on each real database."""
+    if request.param == "sqlite":
+        path = tmp_path / "register.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from _fresh_postgres(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    yield from _fresh_postgres(postgres_template)
+
+
+@pytest.fixture
+def register_engine(register_url: str):
+    engine = db.make_engine(register_url)
+    yield engine
+    engine.dispose()
