@@ -1,6 +1,87 @@
 #!/usr/bin/env bash
-# Run the product on its embedded default. Sets up .venv/ first if needed.
+# Run the product on its embedded default: Airflow standalone (SQLite, LocalExecutor) with the
+# project's DAGs and plugins, the case register migrated and loaded with the demo councils, and
+# a local mail catcher that keeps every email as a .eml file under var/mail/.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup-venv.sh
-exec .venv/bin/python -m statutory_clock.demo "$@"
+
+ROOT="$PWD"
+export PATH="$ROOT/.venv/bin:$PATH"
+export AIRFLOW_HOME="$ROOT/var/airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE=Europe/London
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${STATCLOCK_UI_USER:-admin}:admin"
+export AIRFLOW__API__PORT="${STATCLOCK_UI_PORT:-8080}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:${AIRFLOW__API__PORT}/execution/"
+export STATCLOCK_DATABASE_URL="${STATCLOCK_DATABASE_URL:-sqlite:///$ROOT/var/statclock.db}"
+export STATCLOCK_PROGRAMME_MANAGER="${STATCLOCK_PROGRAMME_MANAGER:-programme.manager@localhost}"
+MAIL_PORT="${STATCLOCK_MAIL_PORT:-8025}"
+export AIRFLOW_CONN_STATCLOCK_SMTP="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $MAIL_PORT, \"extra\": {\"disable_tls\": true, \"disable_ssl\": true, \"from_email\": \"statclock@localhost\"}}"
+mkdir -p var/mail "$AIRFLOW_HOME"
+
+echo "==> Case register: migrating $STATCLOCK_DATABASE_URL and loading the demo councils"
+statclock demo load
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "==> Stopping Airflow and the mail catcher"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "==> Stopped."
+}
+trap stop INT TERM EXIT
+
+python -m statutory_clock.mailcatcher --dir var/mail --port "$MAIL_PORT" > var/mail-catcher.log 2>&1 &
+pids+=($!)
+
+echo "==> Starting Airflow standalone (first start migrates its database: about a minute)"
+airflow standalone > var/airflow/standalone.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 180); do
+  if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+      "http://localhost:${AIRFLOW__API__PORT}/api/v2/monitor/health" >/dev/null 2>&1; then
+    break
+  fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then
+    echo "Airflow failed to start; see var/airflow/standalone.log" >&2; exit 1
+  fi
+  sleep 1
+done
+password_file="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+for _ in $(seq 1 30); do [[ -s "$password_file" ]] && break; sleep 1; done
+password=$(python -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], '?'))" \
+  "$password_file" "${STATCLOCK_UI_USER:-admin}" 2>/dev/null || echo "see $password_file")
+
+# A fictional sample council, registered through the register_inspection DAG like a real one,
+# so that there are live deadlines (and reminder emails) next to the historical seed councils.
+if ! statclock case show sample-2026 >/dev/null 2>&1; then
+  published=$(python -c "import datetime; from statutory_clock.calendar import default_calendar; \
+print(default_calendar().add_working_days(datetime.date.today(), -29))")
+  airflow dags trigger register_inspection --conf "{\"local_authority\": \"Exampleshire County Council (sample)\", \"dfe_code\": \"999\", \"framework\": \"ilacs\", \"published\": \"$published\", \"overall_judgement\": \"inadequate\", \"case_key\": \"sample-2026\", \"recommendations\": [\"Within three months | Ensure that every child in need has a plan that is reviewed on time\"]}" > /dev/null 2>&1 &&
+    echo "==> Registered a fictional sample council (published $published) through register_inspection"
+  sleep 20
+  airflow dags trigger reminders > /dev/null 2>&1 || true
+fi
+
+cat <<MSG
+
+  statclock is running.
+    Airflow UI:     http://localhost:${AIRFLOW__API__PORT}
+    Log in as:      ${STATCLOCK_UI_USER:-admin} / ${password}
+    Emails land in: $ROOT/var/mail/  (one .eml file per email; open with any mail client)
+    Mail catcher:   127.0.0.1:$MAIL_PORT (log: var/mail-catcher.log)
+    Case register:  $STATCLOCK_DATABASE_URL  (try: .venv/bin/statclock case list)
+    Airflow log:    $ROOT/var/airflow/standalone.log
+  DAGs: statutory_clock, reminders, reminders_watchdog, register_inspection, confirm_milestone,
+        bank_holidays. Press Ctrl-C to stop.
+
+MSG
+wait "${pids[1]}"

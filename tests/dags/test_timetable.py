@@ -345,11 +345,11 @@ from airflow import plugins_manager
 from airflow.serialization.serialized_objects import DagSerialization
 
 timetables = plugins_manager.get_timetables_plugins()
-assert "statclock_timetables.WorkingDayTimetable" in timetables, timetables
+assert "statclock_airflow.timetables.WorkingDayTimetable" in timetables, timetables
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
-from statclock_timetables import WorkingDayTimetable
+from statclock_airflow.timetables import WorkingDayTimetable
 
 with DAG("working_days", schedule=WorkingDayTimetable(), catchup=True,
          start_date=pendulum.datetime(2024, 3, 27, tz="Europe/London")) as dag:
@@ -390,6 +390,7 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 sys.path.insert(0, sys.argv[1])
 import statclock_timetables
+import statclock_airflow.timetables
 from statutory_clock.calendar import default_calendar
 assert default_calendar.cache_info().currsize == 0, "calendar built at import"
 print("ok")

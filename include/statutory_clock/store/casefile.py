@@ -145,12 +145,21 @@ def parse_case_text(text: str, source: str) -> dict[str, Any]:
         raise CaseFileError(source, line, "(YAML)", f"not valid YAML: {problem}") from None
     if not isinstance(raw, Mapping):
         raise CaseFileError(source, 1, "(top level)", "a case file must be a YAML mapping")
+    return parse_case_data(raw, source, root)
+
+
+def parse_case_data(
+    raw: Mapping[str, Any], source: str, root: yaml.Node | None = None
+) -> dict[str, Any]:
+    """Validate a case document given as data (a form, an API call, or parsed YAML).
+
+    ``root`` is the YAML node tree when the data came from a file, for line numbers.
+    """
     errors = sorted(_validator().iter_errors(_jsonable(raw)), key=lambda e: e.path)
     if errors:
         path, problem = _describe(errors[0])
         raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
-    doc = normalise(raw)
-    assert root is not None  # a mapping was loaded, so there is a root node
+    doc = normalise(_jsonable(raw))
     _check_semantics(doc, root, source)
     return doc
 
@@ -181,7 +190,7 @@ def load_case_file(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _check_semantics(doc: dict[str, Any], root: yaml.Node, source: str) -> None:
+def _check_semantics(doc: dict[str, Any], root: yaml.Node | None, source: str) -> None:
     """Checks the schema cannot express: the rulebooks' scales and cross-references."""
     inspection = doc["inspection"]
     book = load_rulebooks()[inspection["framework"]]

@@ -255,7 +255,9 @@ class ReminderLedger(Base):
     """Every reminder decided and sent, keyed on what made it due (never on the run date)."""
 
     __tablename__ = "reminder_ledger"
-    __table_args__ = (UniqueConstraint("item", "reminder_kind", "due_version", "recipient"),)
+    __table_args__ = (
+        UniqueConstraint("inspection_id", "item", "reminder_kind", "due_version", "recipient"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"))
@@ -264,7 +266,7 @@ class ReminderLedger(Base):
     due_version: Mapped[int] = mapped_column(Integer)
     due: Mapped[date] = mapped_column(Date)
     recipient: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(10))  # pending | sent
+    state: Mapped[str] = mapped_column(String(12))  # pending | sent | superseded
     decided_on: Mapped[date] = mapped_column(Date)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_id: Mapped[str | None] = mapped_column(String(300))

@@ -246,7 +246,7 @@ def upgrade() -> None:
         sa.Column("due_version", sa.Integer(), nullable=False),
         sa.Column("due", sa.Date(), nullable=False),
         sa.Column("recipient", sa.String(length=300), nullable=False),
-        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("decided_on", sa.Date(), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("message_id", sa.String(length=300), nullable=True),
@@ -255,7 +255,7 @@ def upgrade() -> None:
             ["inspection.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("item", "reminder_kind", "due_version", "recipient"),
+        sa.UniqueConstraint("inspection_id", "item", "reminder_kind", "due_version", "recipient"),
     )
     op.create_table(
         "board_meeting",

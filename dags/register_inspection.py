@@ -1,0 +1,121 @@
+"""### Register an inspection
+
+Enter a new Ofsted inspection into the case register: trigger this DAG from the Airflow UI
+(**Trigger** shows a form) or through the REST API v2
+(`POST /api/v2/dags/register_inspection/dagRuns` with these fields in `conf`).
+
+The facts are validated exactly as a case file is (framework, judgement on the framework's
+scale, real dates, publication inside the framework's period); a refusal names the field and the
+value and is not retried. A valid case is written in one transaction with its full statutory
+clock and an audit trail, and the `statclock_register_cases` asset is updated so that the
+`statutory_clock` DAG runs straight away.
+
+Recommendations: one per entry; a timescale may lead, separated by " | ", e.g.
+`Within three months | Ensure that all children in need have an up-to-date plan`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
+
+FRAMEWORKS = ["sif", "ilacs", "focused_visit", "slac2009"]
+JUDGEMENTS = [None, "inadequate", "requires_improvement", "good", "outstanding", "adequate"]
+DATE_OR_EMPTY = ["null", "string"]
+
+
+@dag(
+    schedule=None,
+    start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
+    catchup=False,
+    default_args={**DEFAULT_ARGS, "retries": 0},  # a refused registration needs a person
+    tags=[*TAGS, "register"],
+    doc_md=__doc__,
+    params={
+        "local_authority": Param(
+            "",
+            type="string",
+            minLength=1,
+            title="Local authority",
+            description="e.g. London Borough of Croydon",
+        ),
+        "dfe_code": Param(
+            "",
+            type="string",
+            pattern="^[0-9]{3}$",
+            title="DfE LA code",
+            description="three digits, e.g. 306",
+        ),
+        "framework": Param("ilacs", type="string", enum=FRAMEWORKS, title="Framework"),
+        "published": Param(
+            "", type="string", format="date", title="Report published", description="YYYY-MM-DD"
+        ),
+        "received": Param(
+            None,
+            type=DATE_OR_EMPTY,
+            format="date",
+            title="Report received",
+            description="YYYY-MM-DD, if known: the legal anchor",
+        ),
+        "overall_judgement": Param(
+            None, type=["null", "string"], enum=JUDGEMENTS, title="Overall judgement"
+        ),
+        "judgements": Param(
+            {},
+            type="object",
+            title="Other judgements",
+            description='area -> grade, e.g. {"leadership": "inadequate"}',
+        ),
+        "direction": Param(
+            None,
+            type=DATE_OR_EMPTY,
+            format="date",
+            title="DfE direction",
+            description="YYYY-MM-DD of the statutory direction, if any",
+        ),
+        "recommendations": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Recommendations",
+            description="one per line",
+        ),
+        "programme_manager_email": Param(
+            None, type=["null", "string"], title="Programme manager's email"
+        ),
+        "case_key": Param(
+            None,
+            type=["null", "string"],
+            title="Case key (optional)",
+            description="default: authority and year, e.g. croydon-2024",
+        ),
+    },
+)
+def register_inspection() -> None:
+    @task(outlets=[cases_asset()])
+    def register_case(params: dict[str, object], **context: object) -> str:
+        """Validate the form (or API conf) and write the case in one transaction."""
+        from airflow.exceptions import AirflowFailException
+        from statutory_clock.store.casefile import CaseFileError, parse_case_data
+        from statutory_clock.store.db import transaction
+        from statutory_clock.store.register import RegisterError, import_case
+        from statutory_clock.store.registration import case_document
+
+        try:
+            doc = parse_case_data(case_document(params), "register_inspection")
+            with transaction(register_engine()) as session:
+                case = import_case(session, doc, "register_inspection DAG", run_as_of(context))
+                summary = (
+                    f"Registered {case.key}: {case.local_authority.name}, "
+                    f"{len(case.milestones)} milestones"
+                )
+        except (CaseFileError, RegisterError, ValueError) as exc:
+            raise AirflowFailException(f"Not registered: {exc}") from None
+        print(summary)
+        return str(doc["key"])
+
+    register_case()
+
+
+register_inspection()

@@ -1,0 +1,78 @@
+"""### Reminders
+
+Every working day at 07:30 (Europe/London): decide which reminders are due today under the
+lead-time policy (`include/statutory_clock/rules/reminders.yaml`: by default 20, 10, 5 and 1
+working days before, on the day, then 1 and 5 working days overdue, escalating), and email each
+one **exactly once** through the `statclock_smtp` connection: HTML and plain text, the legal
+basis and citation, and an .ics calendar entry.
+
+`decide_reminders` writes one ledger row per reminder in the same transaction as the decision;
+`send_reminders` sends each pending row and marks it sent. A retried or re-run task never sends
+a duplicate; if the mail server is down the task fails and retries, and nothing is lost. A
+missed day is caught up with the single most relevant reminder, not a burst.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import dag, task
+from statclock_airflow import DEFAULT_ARGS, SMTP_CONN_ID, TAGS, register_engine, run_as_of
+from statclock_airflow.timetables import WorkingDayTimetable
+
+
+@dag(
+    schedule=WorkingDayTimetable(at="07:30"),
+    start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS, "reminders"],
+    doc_md=__doc__,
+)
+def reminders() -> None:
+    @task
+    def decide_reminders(**context: object) -> int:
+        """Record today's reminders as pending ledger rows (idempotent: the ledger is the key)."""
+        from statutory_clock.reminders import load_policy
+        from statutory_clock.store.db import transaction
+        from statutory_clock.store.outbox import plan_reminders
+
+        as_of = run_as_of(context)
+        manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        with transaction(register_engine()) as session:
+            created = plan_reminders(session, as_of, load_policy(), manager)
+        print(f"{len(created)} reminder(s) decided for {as_of:%A %-d %B %Y}")
+        return len(created)
+
+    @task
+    def send_reminders(**context: object) -> int:
+        """Send every pending reminder; each is marked sent in the same transaction."""
+        from statclock_airflow.mail import smtp_sender
+        from statutory_clock.store.db import transaction
+        from statutory_clock.store.outbox import send_pending
+        from statutory_clock.store.register import audit
+
+        engine = register_engine()
+        with smtp_sender(SMTP_CONN_ID) as (send, sender):
+            report = send_pending(engine, send, sender)
+        as_of = run_as_of(context)
+        with transaction(engine) as session:  # the watchdog looks for this heartbeat
+            audit(
+                session,
+                "reminders DAG",
+                "reminders run completed",
+                None,
+                f"reminders {as_of.isoformat()}",
+                None,
+                None,
+                report.sent,
+            )
+        print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
+        return report.sent
+
+    decide_reminders() >> send_reminders()
+
+
+reminders()

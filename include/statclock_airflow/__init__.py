@@ -1,0 +1,72 @@
+"""Airflow glue shared by the DAGs: defaults, where the register is, the run's "as of" date.
+
+Only DAG files, tasks and plugins import this package; the engine (``statutory_clock``) never
+does. Nothing here touches a database or the network at import time, so DAG parsing stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from typing import Any
+
+import pendulum
+
+REGISTER_CONN_ID = "statclock_db"  # optional Airflow connection holding the register's URL
+SMTP_CONN_ID = "statclock_smtp"  # the Airflow SMTP provider connection used for every email
+TIMEZONE = "Europe/London"
+CASES_ASSET_NAME = "statclock_register_cases"  # updated whenever a case's facts change
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "improvement-programme",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+}
+TAGS = ["statclock"]
+
+
+def cases_asset() -> Any:
+    from airflow.sdk import Asset
+
+    return Asset(name=CASES_ASSET_NAME, uri=f"statclock://register/{CASES_ASSET_NAME}")
+
+
+def register_url() -> str:
+    """The case register's SQLAlchemy URL.
+
+    Precedence: the ``statclock_db`` Airflow connection if one is defined (its ``extra``
+    ``{"sqlalchemy_url": ...}`` or its URI), else ``STATCLOCK_DATABASE_URL``, else the embedded
+    SQLite default. Called inside tasks only, never at parse time.
+    """
+    from statutory_clock.store.db import default_url
+
+    if os.environ.get("STATCLOCK_DATABASE_URL"):
+        return os.environ["STATCLOCK_DATABASE_URL"]
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(REGISTER_CONN_ID)
+    except Exception:  # no such connection: the embedded default is intended
+        return default_url()
+    url = (conn.extra_dejson or {}).get("sqlalchemy_url")
+    return str(url) if url else str(conn.get_uri())
+
+
+def register_engine() -> Any:
+    from statutory_clock.store.db import make_engine
+
+    return make_engine(register_url())
+
+
+def run_as_of(context: Any) -> date:
+    """The working day a run is for, in Europe/London.
+
+    ``data_interval_end`` for scheduled runs (see plugins/statclock_timetables.py for why not
+    the logical date); for manual runs without an interval, the logical date if given, else
+    the time it was triggered. Never the wall clock at task time, so a retried or re-run task
+    decides exactly as the first attempt did.
+    """
+    dag_run = context["dag_run"]
+    instant = dag_run.data_interval_end or dag_run.logical_date or dag_run.run_after
+    return pendulum.instance(instant).in_timezone(pendulum.timezone(TIMEZONE)).date()

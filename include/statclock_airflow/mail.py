@@ -1,0 +1,36 @@
+"""Sending email through the Airflow SMTP provider connection.
+
+The provider's ``send_email_smtp`` builds an HTML-only message; reminders and board packs are
+multipart (plain text, HTML, .ics or PDF), so this hook sends a complete ``EmailMessage`` over
+the connection the provider opens (host, port, TLS and credentials all come from the
+connection, never from code).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+
+from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+DEFAULT_SENDER = "statclock@localhost"
+
+
+class MessageSmtpHook(SmtpHook):
+    """An SmtpHook that can send a ready-made message."""
+
+    def send_message(self, message: EmailMessage) -> None:
+        if self._smtp_client is None:
+            raise RuntimeError(
+                "the SMTP connection is not open (use the hook as a context manager)"
+            )
+        self._smtp_client.send_message(message)  # type: ignore[union-attr]
+
+
+@contextmanager
+def smtp_sender(conn_id: str) -> Iterator[tuple[Callable[[EmailMessage], None], str]]:
+    """Open the connection once; yield (send, sender address) for a batch of messages."""
+    with MessageSmtpHook(smtp_conn_id=conn_id) as hook:
+        sender = hook.from_email or DEFAULT_SENDER
+        yield hook.send_message, sender

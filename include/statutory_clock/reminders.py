@@ -1,0 +1,402 @@
+"""Who is told what, and when: reminder decisions and the messages themselves.
+
+Pure: no database, no network, no clock. :mod:`statutory_clock.store.outbox` applies these
+decisions to the register's reminder ledger, which is what makes sending exactly-once.
+
+A reminder's *kind* is the step of the lead-time policy that made it due: ``before_20``,
+``before_5``, ``due_today``, ``overdue_1`` ... (working days). On any day, only the most recent
+step whose trigger date has passed is relevant; earlier steps that were never sent (a missed
+run, the SMTP server down for a day) are superseded, not sent in a burst.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from functools import cache
+from html import escape
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from statutory_clock.calendar import WorkingDayCalendar
+from statutory_clock.dates import long_date
+
+CHANGED = "deadline_changed"
+
+
+class PolicyError(ValueError):
+    """The reminder policy file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeadTimes:
+    before: tuple[int, ...] = (20, 10, 5, 1)
+    on_due: bool = True
+    overdue: tuple[int, ...] = (1, 5)
+    escalate_from: int | None = 5
+    # Overdue items are not chased beyond this many working days: by then the escalation has
+    # gone out and the item is on every board pack; reminding forever would be noise.
+    stop_after: int = 20
+
+    def steps(self) -> list[tuple[str, int]]:
+        """(kind, offset in working days from the due date), in trigger order."""
+        steps = [(f"before_{n}", -n) for n in sorted(set(self.before), reverse=True)]
+        if self.on_due:
+            steps.append(("due_today", 0))
+        steps += [(f"overdue_{n}", n) for n in sorted(set(self.overdue))]
+        return steps
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderPolicy:
+    default: LeadTimes
+    rules: Mapping[str, LeadTimes]
+    actions: LeadTimes
+
+    def for_rule(self, rule_ref: str) -> LeadTimes:
+        return self.rules.get(rule_ref.split(".", 1)[-1], self.default)
+
+
+_KEYS = {"before", "on_due", "overdue", "escalate_from", "stop_after"}
+
+
+def _lead_times(raw: Any, base: LeadTimes, where: str) -> LeadTimes:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: expected a mapping of {sorted(_KEYS)}")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise PolicyError(f"{where}: unknown key {sorted(unknown)[0]!r}")
+    values: dict[str, Any] = {
+        "before": base.before,
+        "on_due": base.on_due,
+        "overdue": base.overdue,
+        "escalate_from": base.escalate_from,
+        "stop_after": base.stop_after,
+    }
+    for key in ("before", "overdue"):
+        if key in raw:
+            days = raw[key]
+            if not isinstance(days, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in days
+            ):
+                raise PolicyError(f"{where}.{key}: {days!r} is not a list of working days >= 1")
+            values[key] = tuple(days)
+    if "on_due" in raw:
+        if not isinstance(raw["on_due"], bool):
+            raise PolicyError(f"{where}.on_due: {raw['on_due']!r} is not true or false")
+        values["on_due"] = raw["on_due"]
+    for key in ("escalate_from", "stop_after"):
+        if key in raw:
+            value = raw[key]
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise PolicyError(f"{where}.{key}: {value!r} is not a number of working days")
+            values[key] = value
+    return LeadTimes(**values)
+
+
+def parse_policy(raw: Any, source: str) -> ReminderPolicy:
+    if not isinstance(raw, Mapping) or "default" not in raw:
+        raise PolicyError(f"{source}: expected a mapping with 'default'")
+    default = _lead_times(raw["default"], LeadTimes(), f"{source}: default")
+    rules = {
+        str(rule): _lead_times(spec, default, f"{source}: rules.{rule}")
+        for rule, spec in (raw.get("rules") or {}).items()
+    }
+    actions = _lead_times(raw.get("actions") or {}, default, f"{source}: actions")
+    return ReminderPolicy(default=default, rules=rules, actions=actions)
+
+
+@cache
+def load_policy(path: str | None = None) -> ReminderPolicy:
+    """The lead-time policy: ``rules/reminders.yaml``, or the file at ``path``."""
+    if path:
+        text, source = Path(path).read_text(encoding="utf-8"), path
+    else:
+        resource = resources.files("statutory_clock.rules").joinpath("reminders.yaml")
+        text, source = resource.read_text("utf-8"), "rules/reminders.yaml"
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML ({exc.__class__.__name__})") from None
+    return parse_policy(raw, source)
+
+
+# -- items and decisions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderItem:
+    """Something with a deadline that someone must be told about."""
+
+    item: str  # ledger key: "milestone:<id>" or "action:<row number>"
+    case_key: str
+    authority: str
+    title: str
+    due: date  # after any agreed extension
+    due_version: int
+    needed: str  # what has to be done, in a sentence
+    basis: str | None  # e.g. "70 working days after 2017-09-04 (publication)"
+    source: str | None  # the legal or regulatory citation
+    rule: str | None
+    confidence: str | None
+    owner: str | None
+    owner_email: str | None
+    escalation_email: str | None
+    done: bool  # happened, waived or complete: nothing more to say
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    item: ReminderItem
+    kind: str
+    recipients: tuple[str, ...]
+    working_days: int  # > 0: working days left; 0: due today; < 0: working days overdue
+    previous_due: date | None = None  # for "deadline changed" notices
+
+
+def relevant_step(
+    due: date, as_of: date, times: LeadTimes, calendar: WorkingDayCalendar
+) -> tuple[str, int] | None:
+    """The most recent policy step whose trigger date is on or before ``as_of``, if any."""
+    latest: tuple[str, int] | None = None
+    for kind, offset in times.steps():
+        trigger = calendar.add_working_days(due, offset) if offset else due
+        if trigger <= as_of:
+            latest = (kind, offset)
+        else:
+            break
+    return latest
+
+
+def working_days_to(due: date, as_of: date, calendar: WorkingDayCalendar) -> int:
+    if due >= as_of:
+        return calendar.working_days_between(as_of, due)
+    return -calendar.working_days_between(due, as_of)
+
+
+def decide(
+    item: ReminderItem,
+    as_of: date,
+    times: LeadTimes,
+    calendar: WorkingDayCalendar,
+    sent: Iterable[tuple[str, int]],
+    programme_manager: str,
+    previous_due: date | None = None,
+) -> list[Reminder]:
+    """The reminders to send for ``item`` on ``as_of``, given the ledger's (kind, version)s.
+
+    At most one lead-time reminder (the most relevant step not yet in the ledger for this
+    due-date version) and, if people were told about an earlier version of the date, one
+    "deadline changed" notice for this version.
+    """
+    if item.done:
+        return []
+    sent = set(sent)
+    owner: tuple[str, ...] = (item.owner_email or programme_manager,)
+    out: list[Reminder] = []
+    days = working_days_to(item.due, as_of, calendar)
+    told_before = any(version != item.due_version for _, version in sent)
+    if told_before and (CHANGED, item.due_version) not in sent:
+        out.append(Reminder(item, CHANGED, owner, days, previous_due))
+    step = relevant_step(item.due, as_of, times, calendar)
+    if step is None or (step[0], item.due_version) in sent:
+        return out
+    kind, offset = step
+    if days < -times.stop_after:
+        return out
+    recipients = owner
+    if offset > 0 and times.escalate_from is not None and offset >= times.escalate_from:
+        escalation = item.escalation_email or programme_manager
+        if escalation not in recipients:
+            recipients = (*recipients, escalation)
+    out.append(Reminder(item, kind, recipients, days))
+    return out
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+def _when(reminder: Reminder) -> str:
+    days = reminder.working_days
+    if days > 0:
+        return f"due in {days} working day{'s' if days != 1 else ''}"
+    if days == 0:
+        return "due today"
+    return f"overdue by {-days} working day{'s' if days != -1 else ''}"
+
+
+def subject_for(reminder: Reminder) -> str:
+    item = reminder.item
+    if reminder.kind == CHANGED:
+        return f"Deadline changed: {item.title}, now {long_date(item.due)} ({item.authority})"
+    prefix = "Overdue" if reminder.working_days < 0 else "Reminder"
+    return f"{prefix}: {item.title}, {_when(reminder)}, {long_date(item.due)} ({item.authority})"
+
+
+def message_id_for(case_key: str, item: str, kind: str, version: int, recipient: str) -> str:
+    """Deterministic Message-ID: if a crash ever made us resend, clients see the same message."""
+    token = f"{case_key}.{item}.{kind}.v{version}.{recipient}".replace(":", "-").replace("@", "-")
+    return f"<{token}@statclock>"
+
+
+def compose(
+    reminder: Reminder,
+    recipient: str,
+    sender: str,
+    sent_at: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """One email: plain text and HTML alternatives, with the deadline as an .ics attachment."""
+    item = reminder.item
+    lines = _body_lines(reminder)
+    msg = EmailMessage()
+    msg["Subject"] = subject_for(reminder)
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = message_id or make_msgid(domain="statclock")
+    msg["X-Statclock-Case"] = item.case_key
+    msg["X-Statclock-Item"] = item.item
+    msg["X-Statclock-Reminder"] = f"{reminder.kind}; due-version {item.due_version}"
+    msg.set_content("\n".join(text for text, _ in lines) + "\n")
+    html = "".join(
+        f"<{tag}>{escape(text)}</{tag}>" if tag else "<hr>" for text, tag in lines if text
+    )
+    msg.add_alternative(
+        f'<!doctype html><html lang="en-GB"><body style="font-family: sans-serif">{html}'
+        "</body></html>",
+        subtype="html",
+    )
+    msg.add_attachment(
+        ics_for(item, sent_at).encode("utf-8"),
+        maintype="text",
+        subtype="calendar",
+        filename=f"{item.case_key}-{item.item.split(':')[-1]}.ics",
+        params={"method": "PUBLISH"},
+    )
+    return msg
+
+
+def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:
+    item = reminder.item
+    head = (
+        f"The deadline for {item.title.rstrip('.')} has changed: it is now "
+        f"{long_date(item.due)}"
+        + (f" (it was {long_date(reminder.previous_due)})." if reminder.previous_due else ".")
+        if reminder.kind == CHANGED
+        else f"{item.title.rstrip('.')} is {_when(reminder)}: {long_date(item.due)}."
+    )
+    lines: list[tuple[str, str]] = [
+        (f"{item.authority}: case {item.case_key}", "h2"),
+        (head, "p"),
+        (f"What is needed: {item.needed}", "p"),
+    ]
+    if item.basis:
+        lines.append((f"How the date is worked out: {item.basis}.", "p"))
+    if item.source:
+        rule = f" (rule {item.rule})" if item.rule else ""
+        lines.append((f"Legal basis: {item.source}{rule}.", "p"))
+    if item.confidence == "unverified":
+        lines.append(
+            (
+                "This timescale is flagged as unverified in the rulebook: confirm it with "
+                "the Ofsted lead inspector before relying on it.",
+                "p",
+            )
+        )
+    if reminder.working_days < 0 and reminder.kind != CHANGED:
+        lines.append(
+            (
+                "If it has happened, record the date so that the clock and the board "
+                f"pack are right: statclock case event {item.case_key} "
+                f"{item.item.split(':')[-1]} YYYY-MM-DD",
+                "p",
+            )
+        )
+    owner = item.owner or "the improvement programme manager"
+    lines += [
+        ("", ""),
+        (
+            f"Sent by statclock to {owner} as the owner of this deadline. The attached calendar "
+            "entry keeps Outlook up to date.",
+            "p",
+        ),
+    ]
+    return lines
+
+
+def ics_for(item: ReminderItem, stamp: datetime) -> str:
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//statclock//Statutory clock//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    # Stable UID, rising SEQUENCE: a calendar client moves the entry when the deadline moves.
+    event.add("uid", f"{item.case_key}-{item.item.replace(':', '-')}@statclock")
+    event.add("sequence", item.due_version)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", item.due)
+    event.add("summary", f"{item.authority}: {item.title}")
+    details = [f"What is needed: {item.needed}"]
+    if item.basis:
+        details.append(f"Basis: {item.basis}")
+    if item.source:
+        details.append(f"Source: {item.source}")
+    event.add("description", "\n".join(details))
+    cal.add_component(event)
+    text: bytes = cal.to_ical()
+    return text.decode("utf-8")
+
+
+def times_for(item: ReminderItem, policy: ReminderPolicy) -> LeadTimes:
+    return policy.actions if item.item.startswith("action:") else policy.for_rule(item.rule or "")
+
+
+def still_relevant(
+    item: ReminderItem, as_of: date, policy: ReminderPolicy, calendar: WorkingDayCalendar
+) -> set[tuple[str, int]]:
+    """The (kind, version)s a pending reminder may still be sent for on ``as_of``: the most
+    relevant step for the current due date, and its change notice."""
+    if item.done:
+        return set()
+    relevant = {(CHANGED, item.due_version)}
+    step = relevant_step(item.due, as_of, times_for(item, policy), calendar)
+    if step is not None:
+        relevant.add((step[0], item.due_version))
+    return relevant
+
+
+def decide_all(
+    items: Sequence[ReminderItem],
+    as_of: date,
+    policy: ReminderPolicy,
+    calendar: WorkingDayCalendar,
+    ledger: Mapping[tuple[str, str], set[tuple[str, int]]],
+    previous_due: Mapping[tuple[str, str], date],
+    programme_manager: str,
+) -> list[Reminder]:
+    """Decisions for many items; ``ledger`` maps (case, item) to its (kind, version)s."""
+    out: list[Reminder] = []
+    for item in items:
+        times = (
+            policy.actions if item.item.startswith("action:") else policy.for_rule(item.rule or "")
+        )
+        key = (item.case_key, item.item)
+        out += decide(
+            item,
+            as_of,
+            times,
+            calendar,
+            ledger.get(key, set()),
+            programme_manager,
+            previous_due.get(key),
+        )
+    return out

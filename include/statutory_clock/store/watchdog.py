@@ -1,0 +1,58 @@
+"""The backstop: did today's reminders go out?"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import Engine, select
+
+from statutory_clock.dates import long_date
+from statutory_clock.store.db import transaction
+from statutory_clock.store.models import AuditEvent
+
+HEARTBEAT = "reminders run completed"
+
+
+def wait_for_reminders(
+    engine: Engine, as_of: date, patience_seconds: float = 600, poll_seconds: float = 15
+) -> bool:
+    """True once the heartbeat for ``as_of`` is there; False if it is still missing after
+    ``patience_seconds`` (so a reminders run that is merely late, as after a restart when every
+    DAG catches up at once, does not raise a false alarm)."""
+    import time
+
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        if reminders_completed(engine, as_of):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_seconds)
+
+
+def reminders_completed(engine: Engine, as_of: date) -> bool:
+    with transaction(engine) as session:
+        found = session.execute(
+            select(AuditEvent.id).where(
+                AuditEvent.action == HEARTBEAT,
+                AuditEvent.entity == f"reminders {as_of.isoformat()}",
+            )
+        ).first()
+    return found is not None
+
+
+def alert_message(as_of: date, manager: str, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = f"statclock ALERT: reminders have not gone out today ({long_date(as_of)})"
+    msg["From"], msg["To"] = sender, manager
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain="statclock")
+    msg.set_content(
+        f"The reminders for {long_date(as_of)} had not all been sent by 09:00.\n\n"
+        "People may not have been told about statutory deadlines due soon. Check the "
+        "`reminders` DAG in Airflow (its last run and logs) and the mail server; once fixed, "
+        "re-run it: the ledger makes sure nobody gets a reminder twice.\n"
+    )
+    return msg

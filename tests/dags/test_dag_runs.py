@@ -1,0 +1,290 @@
+"""Real `dag.test()` runs of the clock, reminders, registration and watchdog DAGs.
+
+Each run uses a real case register (SQLite file or PostgreSQL server), a real SMTP server
+(statutory_clock.mailcatcher) and Airflow's own dag.test() in a subprocess with a fresh home.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+from statutory_clock.mailcatcher import MailCatcher
+from statutory_clock.store import db, register
+from statutory_clock.store.casefile import load_case_file
+from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger
+
+from tests.dags.airflow_runner import run_dag_test
+
+DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
+MONDAY_4_DEC_2017 = "2017-12-04T07:30:00+00:00"  # the reminders slot on that working day
+PM = "programme.manager@council.example"
+
+
+@pytest.fixture
+def mail(tmp_path: Path) -> Iterator[MailCatcher]:
+    with MailCatcher(tmp_path / "mail") as catcher:
+        yield catcher
+
+
+def smtp_env(port: int) -> str:
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {
+                "disable_tls": True,
+                "disable_ssl": True,
+                "from_email": "statclock@council.example",
+            },
+        }
+    )
+
+
+@pytest.fixture
+def demo_register(register_url: str) -> str:
+    engine = db.make_engine(register_url)
+    with db.transaction(engine) as session:
+        for path in DEMO:
+            register.import_case(session, load_case_file(path), "tester", date(2017, 11, 1))
+    engine.dispose()
+    return register_url
+
+
+def env_for(url: str, mail: MailCatcher, **extra: str) -> dict[str, str]:
+    return {
+        "STATCLOCK_DATABASE_URL": url,
+        "AIRFLOW_CONN_STATCLOCK_SMTP": smtp_env(mail.port),
+        "STATCLOCK_PROGRAMME_MANAGER": PM,
+        **extra,
+    }
+
+
+def ledger_rows(url: str) -> list[tuple[str, str, str]]:
+    engine = db.make_engine(url)
+    with db.transaction(engine) as session:
+        rows = session.execute(
+            select(
+                ReminderLedger.item, ReminderLedger.reminder_kind, ReminderLedger.state
+            ).order_by(ReminderLedger.id)
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def by_subject(messages: list[EmailMessage], fragment: str) -> EmailMessage:
+    found = [m for m in messages if fragment in m["Subject"]]
+    assert len(found) == 1, [m["Subject"] for m in messages]
+    return found[0]
+
+
+def test_reminders_are_sent_exactly_once(demo_register, mail, tmp_path):
+    env = env_for(demo_register, mail)
+    first = run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path)
+    assert first.state == "success", first.tail()
+    assert first.tasks == {"decide_reminders": "success", "send_reminders": "success"}
+    messages = mail.messages()
+    assert messages, "the demo councils have deadlines around 4 December 2017"
+    wsoa = by_subject(messages, "Send the written statement of proposed action")
+    assert "due in 5 working days" in wsoa["Subject"]
+    assert "Monday 11 December 2017" in wsoa["Subject"]
+    assert wsoa["To"] == PM
+    text = wsoa.get_body(preferencelist=("plain",)).get_content()
+    html = wsoa.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "SI 2007/462 reg 3" in body
+        assert "70 working days after 2017-09-04 (publication)" in body
+    ics = next(p for p in wsoa.iter_attachments() if p.get_content_type() == "text/calendar")
+    event = next(iter(Calendar.from_ical(ics.get_content()).walk("VEVENT")))
+    assert event.decoded("dtstart") == date(2017, 12, 11)
+    assert str(event["uid"]) == "croydon-2017-milestone-written_statement_of_action@statclock"
+    assert first.xcom["send_reminders"] == len(messages)
+
+    # The same day again: the ledger already holds every decision, so nothing new goes out.
+    again = run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path)
+    assert again.state == "success", again.tail()
+    assert again.xcom == {"decide_reminders": 0, "send_reminders": 0}
+    assert len(mail.messages()) == len(messages)
+    assert all(state == "sent" for _, _, state in ledger_rows(demo_register))
+
+
+def test_mail_server_down_fails_the_task_and_loses_nothing(demo_register, tmp_path):
+    with MailCatcher(tmp_path / "unused") as stopped:
+        dead_port = stopped.port  # free now, and nothing listens once the catcher stops
+    env = {
+        "STATCLOCK_DATABASE_URL": demo_register,
+        "AIRFLOW_CONN_STATCLOCK_SMTP": smtp_env(dead_port),
+        "STATCLOCK_PROGRAMME_MANAGER": PM,
+    }
+    down = run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path)
+    assert down.state == "failed"
+    assert down.tasks == {"decide_reminders": "success", "send_reminders": "failed"}
+    pending = ledger_rows(demo_register)
+    assert pending and all(state == "pending" for _, _, state in pending)
+
+    with MailCatcher(tmp_path / "mail", port=dead_port) as mail:  # the server comes back
+        retry = run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path)
+        assert retry.state == "success", retry.tail()
+        assert len(mail.messages()) == len(pending)  # each decided reminder, once
+    assert all(state == "sent" for _, _, state in ledger_rows(demo_register))
+
+
+def test_a_missed_day_sends_the_most_relevant_reminder_not_a_burst(demo_register, mail, tmp_path):
+    # No run since the import on 1 November; on 11 December the statement of action is due
+    # today: one "due today" reminder, not the 20/10/5/1-day ones it missed.
+    env = env_for(demo_register, mail)
+    run = run_dag_test("reminders", env, logical_date="2017-12-11T07:30:00+00:00", home=tmp_path)
+    assert run.state == "success", run.tail()
+    wsoa = [
+        m
+        for m in mail.messages()
+        if "written statement" in m["Subject"] and "London Borough of Croydon" in m["Subject"]
+    ]
+    assert [m["Subject"].split(":")[0] for m in wsoa] == ["Reminder"]
+    assert "due today" in wsoa[0]["Subject"]
+
+
+def test_a_moved_deadline_sends_one_change_notice(demo_register, mail, tmp_path):
+    env = env_for(demo_register, mail)
+    assert (
+        run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path).state
+        == "success"
+    )
+    engine = db.make_engine(demo_register)
+    with db.transaction(engine) as session:
+        register.adjust_milestone(
+            session,
+            "croydon-2017",
+            "written_statement_of_action",
+            "pm",
+            date(2017, 12, 5),
+            "Ofsted agreed more time",
+            "Ofsted",
+            extended_to=date(2017, 12, 18),
+        )
+    engine.dispose()
+    before = len(mail.messages())
+    for _ in range(2):
+        run = run_dag_test(
+            "reminders", env, logical_date="2017-12-05T07:30:00+00:00", home=tmp_path
+        )
+        assert run.state == "success", run.tail()
+    new = mail.messages()[before:]
+    change = by_subject(new, "Deadline changed")
+    assert "Monday 18 December 2017" in change["Subject"]
+    assert "it was Monday 11 December 2017" in change.get_body(("plain",)).get_content()
+
+
+def test_statutory_clock_updates_statuses_as_of_the_run(demo_register, tmp_path):
+    run = run_dag_test(
+        "statutory_clock",
+        {"STATCLOCK_DATABASE_URL": demo_register},
+        logical_date="2017-12-12T07:00:00+00:00",
+        home=tmp_path,
+    )
+    assert run.state == "success", run.tail()
+    assert run.xcom["recompute_clocks"]["cases"] == 5
+    engine = db.make_engine(demo_register)
+    with db.transaction(engine) as session:
+        croydon = register.get_case(session, "croydon-2017")
+        wsoa = {m.milestone_id: m for m in croydon.milestones}["written_statement_of_action"]
+        assert (wsoa.status, wsoa.status_as_of) == ("overdue", date(2017, 12, 12))
+        actors = set(session.execute(select(AuditEvent.actor)).scalars())
+    engine.dispose()
+    assert "statutory_clock DAG" in actors
+
+
+REGISTRATION = {
+    "local_authority": "Exampleshire County Council",
+    "dfe_code": "999",
+    "framework": "ilacs",
+    "published": "2025-03-03",
+    "received": None,
+    "overall_judgement": "inadequate",
+    "judgements": {},
+    "direction": "2025-03-20",
+    "recommendations": [
+        "Within three months | Review every child in need plan",
+        "Strengthen management oversight",
+    ],
+    "programme_manager_email": "pm@exampleshire.example",
+    "case_key": None,
+}
+
+
+def test_register_inspection_writes_the_case_and_emits_the_asset(register_url, tmp_path):
+    run = run_dag_test(
+        "register_inspection",
+        {"STATCLOCK_DATABASE_URL": register_url},
+        conf=REGISTRATION,
+        home=tmp_path,
+    )
+    assert run.state == "success", run.tail()
+    assert run.xcom["register_case"] == "exampleshire-2025"
+    assert [e["name"] for e in run.asset_events] == ["statclock_register_cases"]
+    engine = db.make_engine(register_url)
+    with db.transaction(engine) as session:
+        case = register.get_case(session, "exampleshire-2025")
+        due = {m.milestone_id: m.due for m in case.milestones}
+        # By hand: 20 working days left in March, 20 in April (Easter), 20 in May (two bank
+        # holidays), then the 10th working day of June.
+        assert due["written_statement_of_action"] == date(2025, 6, 13)
+        assert "commissioner_report" in due and len(case.recommendations) == 2
+        assert case.contacts[0].email == "pm@exampleshire.example"
+    engine.dispose()
+
+
+def test_an_impossible_date_is_refused_by_the_trigger_form(register_url, tmp_path):
+    bad = {**REGISTRATION, "published": "2025-02-30"}
+    with pytest.raises(AssertionError, match="Invalid input for param published: '2025-02-30'"):
+        run_dag_test(
+            "register_inspection", {"STATCLOCK_DATABASE_URL": register_url}, conf=bad, home=tmp_path
+        )
+
+
+def test_invalid_registration_is_refused_and_writes_nothing(register_url, tmp_path):
+    # Well-formed, so the form accepts it, but adequate is not on the ILACS scale.
+    bad = {**REGISTRATION, "overall_judgement": "adequate"}
+    run = run_dag_test(
+        "register_inspection",
+        {"STATCLOCK_DATABASE_URL": register_url},
+        conf=bad,
+        home=tmp_path,
+        retries=None,
+    )
+    assert run.state == "failed"
+    assert run.tasks == {"register_case": "failed"}
+    output = run.stdout + run.stderr
+    assert "Not registered" in output and "inspection.judgements.overall" in output
+    assert "'adequate' is not on the ilacs scale" in output
+    engine = db.make_engine(register_url)
+    with db.transaction(engine) as session:
+        assert session.execute(select(func.count()).select_from(Inspection)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
+    engine.dispose()
+
+
+def test_watchdog_alerts_when_reminders_did_not_go_out(demo_register, mail, tmp_path):
+    env = env_for(demo_register, mail, STATCLOCK_WATCHDOG_PATIENCE_SECONDS="0")
+    quiet_day = "2017-12-04T09:00:00+00:00"
+    run = run_dag_test("reminders_watchdog", env, logical_date=quiet_day, home=tmp_path)
+    assert run.state == "success", run.tail()
+    alert = by_subject(mail.messages(), "ALERT")
+    assert alert["To"] == PM and "Monday 4 December 2017" in alert["Subject"]
+
+    # Once the reminders have run for the day, the watchdog stays silent.
+    assert (
+        run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path).state
+        == "success"
+    )
+    count = len(mail.messages())
+    run = run_dag_test("reminders_watchdog", env, logical_date=quiet_day, home=tmp_path)
+    assert run.xcom["check_reminders_went_out"].startswith("Reminders for 2017-12-04 went out")
+    assert len(mail.messages()) == count
