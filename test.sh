@@ -13,5 +13,12 @@ if [[ -z "${STATCLOCK_TEST_POSTGRES_URL:-}" && -z "${STATCLOCK_SKIP_POSTGRES:-}"
   STATCLOCK_TEST_POSTGRES_URL="$(scripts/test-postgres.sh)"
   export STATCLOCK_TEST_POSTGRES_URL
 fi
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> Installing poppler-utils (the board pack tests look at every PDF page)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+  fi
+fi
 echo "==> pytest"
 .venv/bin/pytest "$@"

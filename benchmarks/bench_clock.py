@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+
 from statutory_clock import CaseFacts, ClockBuilder
 from statutory_clock.calendar import default_calendar
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
 from statutory_clock.store import db, register
 
 THEMES = ["help and protection", "children in care", "care leavers", "leadership", "LSCB"]

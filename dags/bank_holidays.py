@@ -28,6 +28,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Variable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
 from statclock_airflow import DEFAULT_ARGS, TAGS, TIMEZONE, cases_asset, register_engine, run_as_of
 
 URL_VARIABLE = "statclock_bank_holidays_url"

@@ -16,6 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
+
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
 
 CONFIRM, REJECT = "Confirm", "Reject"

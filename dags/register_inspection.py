@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
 
 FRAMEWORKS = ["sif", "ilacs", "focused_visit", "slac2009"]
@@ -97,6 +98,7 @@ def register_inspection() -> None:
     def register_case(params: dict[str, object], **context: object) -> str:
         """Validate the form (or API conf) and write the case in one transaction."""
         from airflow.exceptions import AirflowFailException
+
         from statutory_clock.store.casefile import CaseFileError, parse_case_data
         from statutory_clock.store.db import transaction
         from statutory_clock.store.register import RegisterError, import_case

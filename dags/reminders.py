@@ -18,6 +18,7 @@ import os
 
 import pendulum
 from airflow.sdk import dag, task
+
 from statclock_airflow import DEFAULT_ARGS, SMTP_CONN_ID, TAGS, register_engine, run_as_of
 from statclock_airflow.timetables import WorkingDayTimetable
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
+
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
 from statclock_airflow.timetables import WorkingDayTimetable
 

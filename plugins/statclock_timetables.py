@@ -8,6 +8,7 @@ registered here to deserialise the DAGs that use it.
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
+
 from statclock_airflow.timetables import WorkingDayTimetable, as_of_date
 
 __all__ = ["StatclockTimetablesPlugin", "WorkingDayTimetable", "as_of_date"]

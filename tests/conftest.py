@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
 from statutory_clock.store import db
 
 POSTGRES_URL = os.environ.get("STATCLOCK_TEST_POSTGRES_URL")

@@ -69,4 +69,5 @@ def run_as_of(context: Any) -> date:
     """
     dag_run = context["dag_run"]
     instant = dag_run.data_interval_end or dag_run.logical_date or dag_run.run_after
-    return pendulum.instance(instant).in_timezone(pendulum.timezone(TIMEZONE)).date()
+    local: date = pendulum.instance(instant).in_timezone(pendulum.timezone(TIMEZONE)).date()
+    return local

@@ -8,9 +8,11 @@ connection, never from code).
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
+from typing import cast
 
 from airflow.providers.smtp.hooks.smtp import SmtpHook
 
@@ -25,12 +27,14 @@ class MessageSmtpHook(SmtpHook):
             raise RuntimeError(
                 "the SMTP connection is not open (use the hook as a context manager)"
             )
-        self._smtp_client.send_message(message)  # type: ignore[union-attr]
+        client = cast("smtplib.SMTP", self._smtp_client)  # the synchronous client, opened above
+        client.send_message(message)
 
 
 @contextmanager
 def smtp_sender(conn_id: str) -> Iterator[tuple[Callable[[EmailMessage], None], str]]:
     """Open the connection once; yield (send, sender address) for a batch of messages."""
-    with MessageSmtpHook(smtp_conn_id=conn_id) as hook:
+    hook = MessageSmtpHook(smtp_conn_id=conn_id)
+    with hook:
         sender = hook.from_email or DEFAULT_SENDER
         yield hook.send_message, sender

@@ -18,6 +18,7 @@ import pendulum
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 from pendulum import DateTime
+
 from statutory_clock.calendar import WorkingDayCalendar, default_calendar
 
 DEFAULT_AT = "07:00"

@@ -23,12 +23,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.timetables.base import TimeRestriction
 from sqlalchemy import select, text
+
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset
 from statutory_clock.holiday_feed import FeedError
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file, parse_case_text
 from statutory_clock.store.models import AuditEvent, CalendarChange
-
 from tests.dags.airflow_runner import DAGS_FOLDER, run_dag_test
 from tests.integration.feed_server import FeedServer, feed_payload, feed_server
 

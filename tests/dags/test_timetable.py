@@ -24,6 +24,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from statutory_clock.calendar import default_calendar
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+
 from statutory_clock.calendar import (
     CalendarError,
     WorkingDayCalendar,
@@ -36,7 +37,6 @@ from statutory_clock.holiday_feed import (
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import parse_case_text
 from statutory_clock.store.models import AuditEvent, CalendarChange
-
 from tests.integration.feed_server import (
     BAD_DATE,
     DROPPED,

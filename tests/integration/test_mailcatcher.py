@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+
 from statutory_clock import mailcatcher
 from statutory_clock.mailcatcher import MailCatcher, main, subject_slug
 

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
+
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import dump_case_file, load_case_file
 from statutory_clock.store.models import AuditEvent, Base, Inspection

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from statutory_clock.calendar import (
     CalendarError,
     HolidayList,

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+
 from statutory_clock import CaseFacts, FactsError, compute_clock, milestone_status
 
 CROYDON = CaseFacts("sif", date(2017, 9, 4), judgements={"overall": "inadequate"})

@@ -4,6 +4,7 @@ engine must reproduce exactly. Named after the council and report that fixed eac
 from datetime import date
 
 import pytest
+
 from statutory_clock import CaseFacts, Recommendation, compute_clock
 
 WRITTEN_STATEMENT_CASES = [

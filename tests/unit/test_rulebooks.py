@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from statutory_clock.rules import (
     RULEBOOK_FILES,
     RulebookError,

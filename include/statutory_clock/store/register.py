@@ -969,15 +969,14 @@ def _bulk_facts(session: Session, case_ids: set[int]) -> Any:
         recommendations.setdefault(case_id, []).append(
             Recommendation(number, timescale, text or "")
         )
-    directions = dict(
-        session.execute(
+    directions: dict[int, date | None] = {
+        case_id: direction
+        for case_id, direction in session.execute(
             select(Intervention.inspection_id, Intervention.direction).where(
                 Intervention.inspection_id.in_(open_ids)
             )
         )
-        .tuples()
-        .all()
-    )
+    }
 
     def facts(case: Inspection) -> CaseFacts:
         return CaseFacts(

@@ -15,23 +15,6 @@ from statutory_clock.store.models import AuditEvent
 HEARTBEAT = "reminders run completed"
 
 
-def wait_for_reminders(
-    engine: Engine, as_of: date, patience_seconds: float = 600, poll_seconds: float = 15
-) -> bool:
-    """True once the heartbeat for ``as_of`` is there; False if it is still missing after
-    ``patience_seconds`` (so a reminders run that is merely late, as after a restart when every
-    DAG catches up at once, does not raise a false alarm)."""
-    import time
-
-    deadline = time.monotonic() + patience_seconds
-    while True:
-        if reminders_completed(engine, as_of):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll_seconds)
-
-
 def reminders_completed(engine: Engine, as_of: date) -> bool:
     with transaction(engine) as session:
         found = session.execute(

@@ -1,0 +1,16 @@
+"""The improvement board pack: a snapshot (a plain JSON-serialisable dict) in, documents out.
+
+    render_html(snapshot) -> str      one self-contained HTML document, also the email body
+    render_pdf(snapshot) -> bytes     A4 PDF made by WeasyPrint from the same HTML
+    timeline_svg(snapshot) -> str     statutory timeline chart (matplotlib), SVG text
+    rag_chart_svg(snapshot) -> str    action-plan RAG ratings by theme, SVG text
+
+Importing this package is cheap: Jinja2, matplotlib and WeasyPrint are imported on first use.
+It never imports Airflow. The snapshot's shape (schema 1) is documented in
+`sample_snapshot.sample_snapshot()`, which returns a realistic one for Croydon 2017.
+"""
+
+from statutory_clock.board_pack.charts import rag_chart_svg, timeline_svg
+from statutory_clock.board_pack.render import render_html, render_pdf
+
+__all__ = ["rag_chart_svg", "render_html", "render_pdf", "timeline_svg"]

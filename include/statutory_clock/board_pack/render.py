@@ -1,0 +1,409 @@
+"""Snapshot -> board pack: one self-contained HTML document, and a PDF made from it.
+
+The renderer is a pure function of the snapshot: it never reads the clock (`as_of` and
+`generated_at` come from the snapshot), the database or the network, so the same snapshot gives
+the same HTML byte for byte. Jinja2 autoescaping is on for every template, because council data
+may contain "<" or "&". Dates are shown as "Monday 11 December 2017" (`dates.long_date`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from statutory_clock.board_pack import charts
+from statutory_clock.dates import long_date
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SUPPORTED_SCHEMAS = (1,)
+
+_JUDGEMENTS = {
+    "outstanding": "Outstanding",
+    "good": "Good",
+    "requires_improvement": "Requires improvement",
+    "requires_improvement_to_be_good": "Requires improvement to be good",
+    "adequate": "Adequate",
+    "inadequate": "Inadequate",
+}
+_JUDGEMENT_AREAS = {
+    "overall": "Overall effectiveness",
+    "help_and_protection": "Children who need help and protection",
+    "looked_after_and_permanence": "Children looked after and achieving permanence",
+    "adoption_performance": "Adoption performance",
+    "care_leavers": "Experiences and progress of care leavers",
+    "leadership_management_governance": "Leadership, management and governance",
+}
+_FRAMEWORKS = {
+    "slac2009": "Inspection of safeguarding and looked after children services (2009-2012)",
+    "sif": "Single inspection framework (SIF)",
+    "ilacs": "Inspection of local authority children's services (ILACS)",
+    "focused_visit": "ILACS focused visit",
+}
+_STATUSES = {
+    "upcoming": "Upcoming",
+    "due": "Due",
+    "overdue": "Overdue",
+    "met": "Met",
+    "missed": "Missed",
+    "waived": "Waived",
+}
+_KINDS = {"statutory": "Statutory", "regulatory": "Regulatory", "practice": "Practice"}
+_CONFIDENCE = {
+    "high": "High",
+    "medium": "Medium",
+    "medium-high": "Medium to high",
+    "low": "Low",
+    "unverified": "Unverified",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    title: str
+    number: int
+
+
+def _as_date(value: str | date | None) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def format_date(value: str | date | None, missing: str = "Not set") -> str:
+    """ISO date (or None) -> 'Monday 11 December 2017' (or `missing`)."""
+    day = _as_date(value)
+    return long_date(day) if day else missing
+
+
+def format_instant(value: str | None) -> str:
+    """ISO timestamp -> 'Thursday 7 December 2017 at 07:00' in UK local time."""
+    if not value:
+        return "Not recorded"
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        # Without tzdata, keep the offset the timestamp was given with.
+        with contextlib.suppress(ZoneInfoNotFoundError):
+            moment = moment.astimezone(ZoneInfo("Europe/London"))
+    return f"{long_date(moment.date())} at {moment:%H:%M}"
+
+
+def _label(mapping: dict[str, str], value: str | None, missing: str = "Not recorded") -> str:
+    if not value:
+        return missing
+    return mapping.get(value, value.replace("_", " ").capitalize())
+
+
+def judgement_label(value: str | None) -> str:
+    return _label(_JUDGEMENTS, value)
+
+
+def area_label(value: str) -> str:
+    return _label(_JUDGEMENT_AREAS, value)
+
+
+def framework_label(value: str | None) -> str:
+    return _label(_FRAMEWORKS, value)
+
+
+def status_label(value: str | None) -> str:
+    return _label(_STATUSES, value, "Not known")
+
+
+def kind_label(value: str | None) -> str:
+    return _label(_KINDS, value, "Not classified")
+
+
+def confidence_label(value: str | None) -> str:
+    return _label(_CONFIDENCE, value, "Not stated")
+
+
+def rag_label(value: str | None) -> str:
+    return charts.RAG_LABELS.get(value or "not_rated", str(value).capitalize())
+
+
+def rag_class(value: str | None) -> str:
+    return value if value in charts.RAG_COLOURS else "not_rated"
+
+
+def sentence_case(value: str | None) -> str:
+    """'help and protection' -> 'Help and protection'; 'LSCB' stays 'LSCB'."""
+    text = str(value or "")
+    return text[:1].upper() + text[1:]
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else (plural_noun or noun + 's')}"
+
+
+def working_days_phrase(days: int | None) -> str:
+    if days is None:
+        return "Not known"
+    if days == 0:
+        return "Due today"
+    if days < 0:
+        return f"{plural(-days, 'working day')} overdue"
+    return plural(days, "working day")
+
+
+def _ref(item: Any, milestones: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A 'new' or 'completed' entry (an id, a title, or a dict) as {id, title, due, actual}."""
+    if isinstance(item, dict):
+        found = milestones.get(str(item.get("id")), {})
+        return {
+            "id": item.get("id"),
+            "title": item.get("title") or found.get("title") or item.get("id"),
+            "due": item.get("due") or found.get("due"),
+            "actual": item.get("actual") or found.get("actual"),
+        }
+    found = milestones.get(str(item), {})
+    return {
+        "id": item if found else None,
+        "title": found.get("title") or str(item),
+        "due": found.get("due"),
+        "actual": found.get("actual"),
+    }
+
+
+def _action_groups(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive items of one recommendation share a heading row, as in council appendices."""
+    groups: list[dict[str, Any]] = []
+    for action in actions:
+        key = (action.get("recommendation"), action.get("recommendation_text"))
+        if not groups or groups[-1]["key"] != key:
+            groups.append(
+                {
+                    "key": key,
+                    "recommendation": action.get("recommendation"),
+                    "text": action.get("recommendation_text"),
+                    "theme": action.get("theme"),
+                    "smt_lead": action.get("smt_lead"),
+                    "rows": [],
+                }
+            )
+        groups[-1]["rows"].append(action)
+    return groups
+
+
+def _sections(snapshot: dict[str, Any]) -> list[Section]:
+    titles = [
+        ("headline", "Headline status"),
+        ("timeline", "Statutory timeline"),
+        ("overdue", "Overdue and missed items"),
+        ("action-plan", "Action plan progress"),
+        ("changes", "What changed since the previous pack"),
+        ("monitoring", "Monitoring visits"),
+        ("intervention", "DfE intervention"),
+        ("appendix", "Appendix: rules and sources"),
+    ]
+    if not snapshot.get("intervention"):
+        titles = [t for t in titles if t[0] != "intervention"]
+    return [Section(anchor, title, n) for n, (anchor, title) in enumerate(titles, start=1)]
+
+
+_REQUIRED = ("council", "board", "period", "as_of", "generated_at", "version")
+_MILESTONE_KEYS = (
+    "id", "title", "due", "window_start", "actual", "status", "rule", "source", "basis",
+    "confidence", "kind", "owner", "reason",
+)  # fmt: skip
+_ACTION_KEYS = (
+    "recommendation", "recommendation_text", "theme", "required_outcome", "lead_officer",
+    "key_tasks", "progress", "target_date", "status", "smt_lead",
+)  # fmt: skip
+
+
+def _complete(items: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Copies of the dicts with every optional key present (None when absent)."""
+    return [{**dict.fromkeys(keys), **item} for item in items or []]
+
+
+def _one(item: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {**dict.fromkeys(keys), **(item or {})}
+
+
+def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Everything the template needs, derived from the snapshot without changing it.
+
+    Raises ValueError for an unknown schema or a missing required top-level key. Optional keys
+    of milestones, actions and visits may be absent; they are treated as null.
+    """
+    schema = snapshot.get("schema")
+    if schema not in SUPPORTED_SCHEMAS:
+        raise ValueError(f"snapshot schema {schema!r} is not supported (expected 1)")
+    missing = [key for key in _REQUIRED if key not in snapshot]
+    if missing:
+        raise ValueError(f"snapshot is missing required keys: {', '.join(missing)}")
+    milestones = _complete(snapshot.get("milestones"), _MILESTONE_KEYS)
+    by_id = {str(m.get("id")): m for m in milestones}
+    actions = _complete(snapshot.get("actions"), _ACTION_KEYS)
+    for action in actions:
+        action["progress"] = _complete(action["progress"], ("date", "note"))
+    by_recommendation: dict[Any, str] = {}
+    for action in actions:
+        by_recommendation.setdefault(
+            action.get("recommendation"), action.get("recommendation_text") or ""
+        )
+    changes = snapshot.get("changes_since_previous") or {}
+    change_view = {
+        "previous_version_date": changes.get("previous_version_date"),
+        "new": [_ref(i, by_id) for i in changes.get("new") or []],
+        "moved": _complete(changes.get("moved"), ("id", "title", "old_due", "new_due")),
+        "completed": [_ref(i, by_id) for i in changes.get("completed") or []],
+        "rag_changes": [
+            {**c, "text": by_recommendation.get(c.get("recommendation"), "")}
+            for c in _complete(changes.get("rag_changes"), ("recommendation", "old", "new"))
+        ],
+    }
+    change_view["any"] = any(change_view[k] for k in ("new", "moved", "completed", "rag_changes"))
+    visits = [
+        {**v, "title": (by_id.get(str(v.get("id"))) or {}).get("title") or v.get("title")}
+        for v in _complete(snapshot.get("monitoring_visits"), ("id", "due", "actual", "findings"))
+    ]
+    rag_totals = {key: 0 for key in charts.RAG_COLOURS}
+    rag_totals.update({k: int(v or 0) for k, v in (snapshot.get("rag_totals") or {}).items()})
+    intervention = snapshot.get("intervention")
+    if intervention:
+        intervention = _one(
+            intervention,
+            ("direction", "commissioner", "independent_chair", "adviser", "status_text"),
+        )
+    inspection = snapshot.get("inspection")
+    if inspection:
+        inspection = _one(
+            inspection,
+            ("framework", "title", "published", "received", "judgements", "lscb_review"),
+        )
+        inspection["anchor"] = _one(
+            inspection.get("anchor") or {"date": inspection["published"], "kind": "publication"},
+            ("date", "kind"),
+        )
+    headline = _one(
+        snapshot.get("headline"),
+        ("next_deadline", "overdue_count", "missed_count", "met_count", "upcoming_count"),
+    )
+    if headline["next_deadline"]:
+        headline["next_deadline"] = _one(
+            headline["next_deadline"], ("id", "title", "due", "working_days_left")
+        )
+    sections = _sections(snapshot)
+    intervention_milestones = [
+        m for m in milestones if str(m.get("rule") or "").startswith("dfe_intervention.")
+    ]
+    return {
+        "s": snapshot,
+        "council": _one(snapshot.get("council"), ("name", "dfe_code")),
+        "board": _one(snapshot.get("board"), ("name", "chair", "meeting_date", "cadence")),
+        "period": _one(snapshot.get("period"), ("start", "end", "label")),
+        "inspection": inspection,
+        "headline": headline,
+        "judgement_history": _complete(
+            snapshot.get("judgement_history"), ("published", "framework", "overall")
+        ),
+        "milestones": milestones,
+        "next_90_days": _complete(snapshot.get("next_90_days"), _MILESTONE_KEYS),
+        "overdue_and_missed": _complete(snapshot.get("overdue_and_missed"), _MILESTONE_KEYS),
+        "action_groups": _action_groups(actions),
+        "action_count": len(actions),
+        "rag_by_theme": snapshot.get("rag_by_theme") or {},
+        "rag_totals": rag_totals,
+        "rag_keys": list(charts.RAG_COLOURS),
+        "changes": change_view,
+        "monitoring_visits": visits,
+        "intervention": intervention,
+        "intervention_milestones": intervention_milestones,
+        "rules_appendix": _complete(
+            snapshot.get("rules_appendix"), ("rule", "title", "source", "confidence", "notes")
+        ),
+        "sections": {s.anchor: s for s in sections},
+        "section_list": sections,
+        "timeline_svg": charts.timeline_svg(snapshot) if milestones else None,
+        "rag_svg": (
+            charts.rag_chart_svg(snapshot)
+            if any(
+                sum(int(v or 0) for v in c.values())
+                for c in (snapshot.get("rag_by_theme") or {}).values()
+            )
+            else None
+        ),
+    }
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        {
+            "long_date": format_date,
+            "instant": format_instant,
+            "judgement": judgement_label,
+            "area": area_label,
+            "framework": framework_label,
+            "status": status_label,
+            "kind": kind_label,
+            "confidence": confidence_label,
+            "rag_label": rag_label,
+            "rag_class": rag_class,
+            "working_days": working_days_phrase,
+            "sentence": sentence_case,
+        }
+    )
+    env.globals["plural"] = plural
+    return env
+
+
+def render_html(snapshot: dict[str, Any]) -> str:
+    """The whole pack as one self-contained HTML document (CSS inline, charts as inline SVG).
+
+    Also used as the email body. Raises ValueError for a snapshot schema it does not know.
+    """
+    import markupsafe
+
+    context = build_context(snapshot)
+    for key in ("timeline_svg", "rag_svg"):
+        if context[key] is not None:
+            # matplotlib escapes the text it writes into the SVG, so it is safe to inline.
+            context[key] = markupsafe.Markup(context[key])
+    context["css"] = markupsafe.Markup((TEMPLATE_DIR / "pack.css").read_text(encoding="utf-8"))
+    return _environment().get_template("pack.html.j2").render(context)
+
+
+def render_pdf(snapshot: dict[str, Any]) -> bytes:
+    """The pack as an A4 PDF, rendered by WeasyPrint from `render_html(snapshot)`.
+
+    Nothing is fetched: the document references no external resource and the URL fetcher
+    refuses every request; should the template ever ask for one, RuntimeError names it.
+    """
+    import weasyprint  # type: ignore[import-untyped]
+
+    html = render_html(snapshot)
+    refused: list[str] = []
+
+    class _OfflineFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            refused.append(url)
+            raise ValueError(f"the board pack is rendered offline; refused to fetch {url}")
+
+    document = weasyprint.HTML(string=html, url_fetcher=_OfflineFetcher())
+    pdf: bytes = document.write_pdf()
+    if refused:
+        raise RuntimeError(f"the board pack tried to fetch external resources: {refused}")
+    return pdf
