@@ -519,7 +519,21 @@ step_done
 
 # --- 5. Four Airflow components, each its own process -----------------------------------------
 step "Airflow api-server, scheduler, dag-processor, triggerer: all healthy"
+# The api-server first, and only then the rest, as docker-compose.yml's depends_on does: task
+# processes call the execution API as soon as they start, and a scheduler that queues work
+# while the api-server is still loading gets execution-API timeouts (seen here: the catch-up
+# reminders run failed "PATCH /execution/task-instances/.../run: ReadTimeout", went up for retry
+# with a five-minute delay and, with max_active_runs=1, held back the run under test).
 start_process api-server airflow api-server --host 127.0.0.1 --port "$API_PORT"
+api_ready=""
+deadline=$(($(date +%s) + TIMEOUT))
+while [[ $(date +%s) -lt $deadline ]]; do
+  group_alive "${PROC_PIDS[api-server]}" || die "api-server exited (see $WORK/logs/api-server.log)"
+  if api_ready=$(prove wait-url "$API/api/v2/version" 2 2>/dev/null); then break; fi
+  api_ready=""
+done
+[[ -n "$api_ready" ]] || die "the api-server did not answer $API/api/v2/version within ${TIMEOUT}s"
+say "api-server answering: $api_ready"
 start_process scheduler airflow scheduler
 start_process dag-processor airflow dag-processor
 start_process triggerer airflow triggerer

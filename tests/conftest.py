@@ -75,6 +75,15 @@ def register_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def sqlite_register_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated, empty register on SQLite only: for slow end-to-end runs whose database
+    behaviour the register tests already cover on both databases."""
+    path = tmp_path / "register.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
 def postgres_url(postgres_template: str) -> Iterator[str]:
     yield from _fresh_postgres(postgres_template)
 

@@ -348,8 +348,7 @@ def _case_json(case: Any) -> dict[str, Any]:
 
 
 def _case_table(case: Any, today: date) -> str:
-    from statutory_clock.engine import milestone_status
-    from statutory_clock.store.register import case_facts
+    from statutory_clock.store.register import persisted_status
 
     judgement = case.judgements.get("overall", "not given").replace("_", " ")
     published = (
@@ -365,24 +364,8 @@ def _case_table(case: Any, today: date) -> str:
         "",
         f"{'Due':<16} {'Actual':<16} {'Status':<9} {'Milestone':<30} Owner / basis",
     ]
-    facts = case_facts(case)
-    del facts  # statuses below are recomputed for `today`, from the persisted dates
-    from statutory_clock.engine import Milestone
-
     for m in case.milestones:
-        probe = Milestone(
-            m.milestone_id,
-            m.title,
-            m.effective_due,
-            m.window_start,
-            m.rule,
-            m.source,
-            m.basis,
-            m.confidence,
-            m.kind,
-            m.actual,
-        )
-        status = milestone_status(probe, today, waived=m.waived)
+        status = persisted_status(m, today)
         due = short_date(m.effective_due) + ("*" if m.extended_to else "")
         actual = short_date(m.actual) if m.actual else "-"
         lines.append(

@@ -37,8 +37,11 @@ from statutory_clock.reminders import (
     working_days_to,
 )
 from statutory_clock.store.db import transaction
-from statutory_clock.store.models import Contact, Inspection, ReminderLedger
+from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
 from statutory_clock.store.register import calendar_for
+
+REMINDER_ITEMS = ("milestone:", "action:")
+PACK_PREFIX = "board_pack:"
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def plan_reminders(
     last_told: dict[tuple[str, str], tuple[int, date]] = {}
     pending: dict[tuple[str, str], list[ReminderLedger]] = {}
     for row in rows:
+        if not row.item.startswith(REMINDER_ITEMS):
+            continue  # board packs share the ledger but are not reminders
         key = (by_case_id.get(row.inspection_id, ""), row.item)
         ledger.setdefault(key, set()).add((row.reminder_kind, row.due_version))
         if row.state == "pending":
@@ -189,18 +194,15 @@ def send_pending(
     send: Callable[[EmailMessage], None],
     sender: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    item_prefix: str | None = None,
 ) -> SendReport:
-    """Send every pending reminder, each in its own transaction (see the module docstring)."""
+    """Send every pending ledger row (those whose item starts with ``item_prefix``, if given),
+    each in its own transaction (see the module docstring)."""
+    query = select(ReminderLedger.id).where(ReminderLedger.state == "pending")
+    if item_prefix is not None:
+        query = query.where(ReminderLedger.item.startswith(item_prefix))
     with transaction(engine) as session:
-        ids = (
-            session.execute(
-                select(ReminderLedger.id)
-                .where(ReminderLedger.state == "pending")
-                .order_by(ReminderLedger.id)
-            )
-            .scalars()
-            .all()
-        )
+        ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
     sent = skipped = 0
     for row_id in ids:
         with transaction(engine) as session:
@@ -223,9 +225,58 @@ def send_pending(
     return SendReport(sent=sent, skipped=skipped)
 
 
+def queue_pack(
+    session: Session, pack: BoardPack, recipients: Sequence[str], decided_on: date
+) -> list[ReminderLedger]:
+    """Pending ledger rows to send an archived pack to each recipient, exactly once."""
+    rows = []
+    for recipient in dict.fromkeys(recipients):
+        row = ReminderLedger(
+            inspection_id=pack.inspection_id,
+            item=f"{PACK_PREFIX}{pack.period_label}",
+            reminder_kind="board_pack",
+            due_version=pack.version,
+            due=pack.meeting_date or pack.period_end,
+            recipient=recipient,
+            state="pending",
+            decided_on=decided_on,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def _pack_message(
+    session: Session, row: ReminderLedger, sender: str, at: datetime
+) -> EmailMessage | None:
+    from statutory_clock.board_pack.assemble import compose_pack_email
+
+    pack = session.execute(
+        select(BoardPack).where(
+            BoardPack.inspection_id == row.inspection_id,
+            BoardPack.period_label == row.item.removeprefix(PACK_PREFIX),
+            BoardPack.version == row.due_version,
+        )
+    ).scalar_one_or_none()
+    if pack is None:
+        return None
+    case = session.execute(
+        select(Inspection)
+        .where(Inspection.id == row.inspection_id)
+        .options(selectinload(Inspection.local_authority), selectinload(Inspection.board))
+    ).scalar_one()
+    message_id = message_id_for(
+        case.key, row.item, row.reminder_kind, row.due_version, row.recipient
+    )
+    return compose_pack_email(pack, case, row.recipient, sender, at, message_id)
+
+
 def _message_for(
     session: Session, row: ReminderLedger, sender: str, at: datetime
 ) -> EmailMessage | None:
+    if row.item.startswith(PACK_PREFIX):
+        return _pack_message(session, row, sender, at)
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)

@@ -181,6 +181,25 @@ def day_of_event(event: CaseEvent) -> date:
     return event.date
 
 
+def persisted_status(
+    m: MilestoneRecord, as_of: date, calendar: WorkingDayCalendar | None = None
+) -> str:
+    """A persisted milestone's status on ``as_of``, after any extension or waiver."""
+    probe = Milestone(
+        m.milestone_id,
+        m.title,
+        m.effective_due,
+        m.window_start,
+        m.rule,
+        m.source,
+        m.basis,
+        m.confidence,
+        m.kind,
+        m.actual,
+    )
+    return milestone_status(probe, as_of, waived=m.waived, calendar=calendar)
+
+
 # -- recomputation -------------------------------------------------------------------------
 
 
