@@ -97,7 +97,7 @@ def register_inspection() -> None:
     @task(outlets=[cases_asset()])
     def register_case(params: dict[str, object], **context: object) -> str:
         """Validate the form (or API conf) and write the case in one transaction."""
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from statutory_clock.store.casefile import CaseFileError, parse_case_data
         from statutory_clock.store.db import transaction

@@ -76,18 +76,19 @@ start_process() {  # start_process NAME COMMAND...: own session (process group),
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
 
 stop_processes() {
+  # One at a time, in reverse order of start: the triggerer, dag-processor and scheduler first
+  # (the scheduler waits for its running tasks, which still need the execution API), then the
+  # api-server, then the mail catcher. SIGTERM to the process group; SIGKILL after 30 s.
   local i name pid
-  # Reverse order of start: Airflow components first, the mail catcher last.
   for ((i = ${#PROC_NAMES[@]} - 1; i >= 0; i--)); do
     name="${PROC_NAMES[$i]}"; pid="${PROC_PIDS[$name]}"
-    if group_alive "$pid"; then kill -TERM -- "-$pid" 2>/dev/null || true; fi
-  done
-  for ((i = ${#PROC_NAMES[@]} - 1; i >= 0; i--)); do
-    name="${PROC_NAMES[$i]}"; pid="${PROC_PIDS[$name]}"
-    for _ in $(seq 1 60); do group_alive "$pid" || break; sleep 0.5; done
     if group_alive "$pid"; then
-      say "$name (group $pid) did not stop within 30 s of SIGTERM: sending SIGKILL"
-      kill -KILL -- "-$pid" 2>/dev/null || true
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      for _ in $(seq 1 60); do group_alive "$pid" || break; sleep 0.5; done
+      if group_alive "$pid"; then
+        say "$name (process group $pid) still running 30 s after SIGTERM: sending SIGKILL"
+        kill -KILL -- "-$pid" 2>/dev/null || true
+      fi
     fi
     wait "$pid" 2>/dev/null || true
   done
@@ -108,7 +109,7 @@ cleanup() {
   if [[ $status -ne 0 && $FAILED -eq 0 ]]; then FAILED=1; fi
   if [[ $FAILED -ne 0 && ${#PROC_NAMES[@]} -gt 0 ]]; then show_log_tails; fi
   if [[ ${#PROC_NAMES[@]} -gt 0 ]]; then
-    say "Stopping ${PROC_NAMES[*]}"
+    say "Stopping every process this script started (last started, first stopped)"
     stop_processes
   fi
   if [[ $DBS_CREATED -eq 1 ]]; then
@@ -452,7 +453,7 @@ step_done
 # --- 2. Environment: the same variables as x-airflow-common in docker-compose.yml -------------
 read -r API_PORT LOG_PORT TRIGGER_LOG_PORT SCHEDULER_HEALTH_PORT < <(prove free-ports 4)
 API="http://127.0.0.1:$API_PORT"
-UI_USER=admin
+UI_USER="admin"
 UI_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(18))')
 printf '{"%s": "%s"}\n' "$UI_USER" "$UI_PASSWORD" >"$WORK/simple_auth_manager_passwords.json"
 
@@ -487,6 +488,7 @@ export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT="$SCHEDULER_HEALTH
 export STATCLOCK_DATABASE_URL="$REGISTER_DB_URL"
 export STATCLOCK_PROGRAMME_MANAGER=programme.manager@topology.example
 export STATCLOCK_BANK_HOLIDAYS_COPY="$WORK/run/var/bank-holidays.json"
+export STATCLOCK_PACKS_DIR="$WORK/run/var/packs"
 export STATCLOCK_CACHE_DIR="$WORK/cache"
 
 # --- 3. Airflow metadata DB and the case register ---------------------------------------------

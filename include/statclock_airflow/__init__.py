@@ -60,12 +60,13 @@ def register_engine() -> Any:
 
 
 def run_as_of(context: Any) -> date:
-    """The working day a run is for, in Europe/London.
+    """The day a run is for, in Europe/London.
 
-    ``data_interval_end`` for scheduled runs (see plugins/statclock_timetables.py for why not
-    the logical date); for manual runs without an interval, the logical date if given, else
-    the time it was triggered. Never the wall clock at task time, so a retried or re-run task
-    decides exactly as the first attempt did.
+    For scheduled runs, the working day of the slot: ``data_interval_end`` (see
+    statclock_airflow/timetables.py for why not the logical date). For runs triggered by an
+    asset event or by hand, the day of the event or trigger (which may be a weekend: statuses
+    are then as of that day); a manual run's logical date wins if one was given. Never the
+    wall clock at task time, so a retried or re-run task decides exactly as the first did.
     """
     dag_run = context["dag_run"]
     instant = dag_run.data_interval_end or dag_run.logical_date or dag_run.run_after

@@ -17,7 +17,10 @@ from typing import Any
 
 from statutory_clock.dates import long_date, short_date
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
+# include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
+DEMO_DIR = Path(
+    os.environ.get("STATCLOCK_DEMO_DIR") or Path(__file__).resolve().parents[1] / "demo"
+)
 
 
 class RegisterCommandError(Exception):
@@ -239,6 +242,8 @@ def _demo_load(args: argparse.Namespace) -> str:
     from statutory_clock.store.models import Inspection
 
     paths = sorted(DEMO_DIR.glob("*.yaml"))
+    if not paths:
+        raise RegisterCommandError(f"demo: no case files in {DEMO_DIR} (set STATCLOCK_DEMO_DIR)")
     engine = _engine(args, migrate=True)
     with transaction(engine) as session:
         present = set(session.execute(select(Inspection.key)).scalars())

@@ -15,6 +15,7 @@ EXPECTED_TASKS = {
     "register_inspection": {"register_case"},
     "confirm_milestone": {"ask_for_confirmation", "record_confirmed_fact"},
     "bank_holidays": {"fetch_feed", "record_changes", "recompute_affected"},
+    "board_pack": {"plan_packs", "make_pack", "send_packs"},
 }
 MANUAL = {"register_inspection", "confirm_milestone"}
 
