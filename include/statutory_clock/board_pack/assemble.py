@@ -521,7 +521,8 @@ def make_pack(
             snapshot = build_snapshot(
                 session, job, as_of, version, datetime.now(UTC), previous_snapshot(session, case)
             )
-        html, pdf = render_html(snapshot), render_pdf(snapshot)
+        html = render_html(snapshot)
+        pdf = render_pdf(snapshot, html)
         with transaction(engine) as session:
             case = get_case(session, job.case_key, lock=True)
             if next_version(session, case, job.period_label) != version:

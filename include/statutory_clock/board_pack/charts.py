@@ -37,7 +37,7 @@ RAG_LABELS = {
     "not_rated": "Not rated",
 }
 # Hatching so that the segments can be told apart in greyscale print, not by colour alone.
-_RAG_HATCH = {"red": "xx", "amber": "//", "green": "", "complete": "..", "not_rated": ""}
+_RAG_HATCH = {"red": "x", "amber": "/", "green": "", "complete": "-", "not_rated": ""}
 
 # Marker style per milestone status: (marker, face colour, edge colour, size, legend label).
 _STATUS_STYLE: dict[str, tuple[str, str, str, float, str]] = {

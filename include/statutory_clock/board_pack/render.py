@@ -386,15 +386,18 @@ def render_html(snapshot: dict[str, Any]) -> str:
     return _environment().get_template("pack.html.j2").render(context)
 
 
-def render_pdf(snapshot: dict[str, Any]) -> bytes:
+def render_pdf(snapshot: dict[str, Any], html: str | None = None) -> bytes:
     """The pack as an A4 PDF, rendered by WeasyPrint from `render_html(snapshot)`.
+
+    Pass ``html`` when it has already been rendered (it is also the email body), so the
+    charts are not drawn twice.
 
     Nothing is fetched: the document references no external resource and the URL fetcher
     refuses every request; should the template ever ask for one, RuntimeError names it.
     """
     import weasyprint  # type: ignore[import-untyped]
 
-    html = render_html(snapshot)
+    html = html if html is not None else render_html(snapshot)
     refused: list[str] = []
 
     class _OfflineFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
