@@ -19,6 +19,7 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${STATCLOCK_UI_USER:-admin}:adm
 export AIRFLOW__API__PORT="${STATCLOCK_UI_PORT:-8080}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:${AIRFLOW__API__PORT}/execution/"
 export STATCLOCK_DATABASE_URL="${STATCLOCK_DATABASE_URL:-sqlite:///$ROOT/var/statclock.db}"
+export STATCLOCK_PACKS_DIR="${STATCLOCK_PACKS_DIR:-$ROOT/var/packs}"
 export STATCLOCK_PROGRAMME_MANAGER="${STATCLOCK_PROGRAMME_MANAGER:-programme.manager@localhost}"
 MAIL_PORT="${STATCLOCK_MAIL_PORT:-8025}"
 export AIRFLOW_CONN_STATCLOCK_SMTP="{\"conn_type\": \"smtp\", \"host\": \"127.0.0.1\", \"port\": $MAIL_PORT, \"extra\": {\"disable_tls\": true, \"disable_ssl\": true, \"from_email\": \"statclock@localhost\"}}"
@@ -81,6 +82,7 @@ cat <<MSG
     Case register:  $STATCLOCK_DATABASE_URL  (try: .venv/bin/statclock case list)
     Airflow log:    $ROOT/var/airflow/standalone.log
   DAGs: statutory_clock, reminders, reminders_watchdog, register_inspection, confirm_milestone,
+        board_pack (packs archived under var/packs/),
         bank_holidays. Press Ctrl-C to stop.
 
 MSG
