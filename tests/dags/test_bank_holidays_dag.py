@@ -30,7 +30,7 @@ from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file, parse_case_text
 from statutory_clock.store.models import AuditEvent, CalendarChange
 from tests.dags.airflow_runner import DAGS_FOLDER, run_dag_test
-from tests.integration.feed_server import FeedServer, feed_payload, feed_server
+from tests.integration.feed_server import CASE_2027, FeedServer, feed_payload, feed_server
 
 DAG_ID = "bank_holidays"
 DAG_FILE = DAGS_FOLDER / f"{DAG_ID}.py"
@@ -38,18 +38,6 @@ URL_VARIABLE_ENV = "AIRFLOW_VAR_STATCLOCK_BANK_HOLIDAYS_URL"
 DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 LONDON = pendulum.timezone("Europe/London")
 
-CASE_2027 = """\
-schema_version: 1
-key: testshire-2027
-local_authority:
-  name: Testshire County Council
-  dfe_code: "999"
-inspection:
-  framework: ilacs
-  published: 2027-05-20
-  judgements:
-    leadership: inadequate
-"""
 RUN_DATE = "2027-05-24T05:00:00+00:00"  # Monday 24 May 2027, 06:00 in London
 
 

@@ -130,3 +130,18 @@ def feed_server() -> Iterator[FeedServer]:
         yield server
     finally:
         server.stop()
+
+
+# A case whose clock crosses the feed's changes (both feed tests and the DAG test use it).
+CASE_2027 = """\
+schema_version: 1
+key: testshire-2027
+local_authority:
+  name: Testshire County Council
+  dfe_code: "999"
+inspection:
+  framework: ilacs
+  published: 2027-05-20
+  judgements:
+    leadership: inadequate
+"""

@@ -39,6 +39,7 @@ from statutory_clock.store.casefile import parse_case_text
 from statutory_clock.store.models import AuditEvent, CalendarChange
 from tests.integration.feed_server import (
     BAD_DATE,
+    CASE_2027,
     DROPPED,
     FeedServer,
     feed_payload,
@@ -53,18 +54,6 @@ ACTOR = "tester"
 # An ILACS inspection published on Thursday 20 May 2027: the report is due 30 working days later
 # (2 July) across the extra holiday, and the written statement of action 70 working days later
 # (27 August) across both the extra holiday and the dropped one.
-CASE_2027 = """\
-schema_version: 1
-key: testshire-2027
-local_authority:
-  name: Testshire County Council
-  dfe_code: "999"
-inspection:
-  framework: ilacs
-  published: 2027-05-20
-  judgements:
-    leadership: inadequate
-"""
 AS_OF = date(2027, 5, 24)
 
 
