@@ -129,16 +129,6 @@ def end_of_month(day: date) -> date:
     return date(day.year, day.month, _stdlib_calendar.monthrange(day.year, day.month)[1])
 
 
-def shift(cal: WorkingDayCalendar, anchor: date, offset: int, unit: Unit) -> date:
-    if unit == "working_days":
-        return cal.add_working_days(anchor, offset)
-    if unit == "months":
-        return add_months(anchor, offset)
-    if unit == "weeks":
-        return anchor + timedelta(days=7 * offset)
-    return anchor + timedelta(days=offset)
-
-
 _UNIT_WORDS = {
     "working_days": ("working day", "working days"),
     "calendar_days": ("calendar day", "calendar days"),
@@ -163,13 +153,6 @@ def _offset_phrase(offset: int, unit: Unit, window_start_offset: int | None) -> 
     else:
         amount = _amount(offset, unit)
     return f"{amount} {direction} "
-
-
-def describe_offset(
-    offset: int, unit: Unit, anchor: date, label: str, window_start_offset: int | None = None
-) -> str:
-    """A basis line: "70 working days after 2017-09-04 (publication)"."""
-    return f"{_offset_phrase(offset, unit, window_start_offset)}{anchor.isoformat()} ({label})"
 
 
 # -- the computation ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
@@ -319,12 +318,3 @@ def _message_for(
         case.key, row.item, row.reminder_kind, row.due_version, row.recipient
     )
     return compose(reminder, row.recipient, sender, at, message_id)
-
-
-def ledger_summary(session: Session) -> dict[str, Any]:
-    rows = session.execute(select(ReminderLedger.state, ReminderLedger.reminder_kind)).all()
-    summary: dict[str, Any] = {}
-    for state, kind in rows:
-        summary.setdefault(state, {}).setdefault(kind, 0)
-        summary[state][kind] += 1
-    return summary

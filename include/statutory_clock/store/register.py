@@ -158,11 +158,7 @@ def calendar_for(session: Session) -> WorkingDayCalendar:
 
 
 def case_facts(case: Inspection) -> CaseFacts:
-    events = {
-        e.milestone: day_of_event(e)
-        for e in case.events
-        if e.kind == "actual" and e.date is not None
-    }
+    events = {e.milestone: e.date for e in case.events if e.kind == "actual" and e.date}
     return CaseFacts(
         framework=case.framework,
         published=case.published,
@@ -174,11 +170,6 @@ def case_facts(case: Inspection) -> CaseFacts:
             Recommendation(r.number, r.timescale, r.text or "") for r in case.recommendations
         ),
     )
-
-
-def day_of_event(event: CaseEvent) -> date:
-    assert event.date is not None
-    return event.date
 
 
 def persisted_status(
