@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -218,7 +219,11 @@ def _import(
 
     def work(session: Any) -> list[str]:
         lines = []
-        for doc in docs:
+        for number, doc in enumerate(docs, start=1):
+            if len(docs) > 5:  # a portfolio import takes a while: say where it has got to
+                print(
+                    f"  importing {number}/{len(docs)}: {doc['key']}", file=sys.stderr, flush=True
+                )
             case = register.import_case(session, doc, actor, today, replace=replace)
             lines.append(
                 f"Imported {case.key}: {case.local_authority.name}, "
@@ -228,7 +233,13 @@ def _import(
         return lines
 
     lines = _write(engine, work)
-    return "\n".join([*lines, f"{len(docs)} case file(s) imported in one transaction."])
+    return "\n".join(
+        [
+            *lines,
+            f"{len(docs)} case file(s) imported in one transaction "
+            "(nothing is written unless every one is valid).",
+        ]
+    )
 
 
 def _case_import(args: argparse.Namespace) -> str:
