@@ -295,8 +295,8 @@ def recompute(
                             reason,
                         )
                     setattr(row, name, getattr(m, name))
-        effective = m._replace(due=row.effective_due)
-        status = milestone_status(effective, as_of, waived=row.waived, calendar=builder.calendar)
+        # The row now carries the engine's dates, so its status is the persisted one.
+        status = persisted_status(row, as_of, builder.calendar)
         if row.status != status or row.status_as_of is None:
             if m.id not in result.added and row.status != status:
                 result.status_changed.append((m.id, row.status, status))
