@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from statutory_clock.board_pack import rag_chart_svg, render_html, render_pdf, timeline_svg
+from statutory_clock.board_pack import (
+    rag_chart_svg,
+    render_html,
+    render_pack,
+    render_pdf,
+    timeline_svg,
+)
 from statutory_clock.board_pack.sample_snapshot import sample_snapshot
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -179,6 +185,26 @@ def test_every_action_lead_officer_and_outcome_is_shown(
             assert entry["note"] in text
     # "&" in council data is escaped in the markup and shown as "&" to the reader
     assert "Head of Quality Assurance &amp; Practice Improvement" in html
+
+
+def test_actions_are_gathered_under_their_recommendation() -> None:
+    s = sample_snapshot()
+    first, second = copy.deepcopy(s["actions"][0]), copy.deepcopy(s["actions"][0])
+    first.update(recommendation=3, required_outcome="Late item for recommendation three")
+    second.update(recommendation=None, required_outcome="Item outside the recommendations")
+    s["actions"] = [second, *s["actions"], first]  # out of order, and split from its group
+    html = render_html(s)
+    table = html[html.index('<table class="data actions">') :]
+    table = text_of(table[: table.index("</table>")])
+    heading = next(a for a in s["actions"] if a["recommendation"] == 3)["recommendation_text"]
+    assert table.count("Recommendation 3 ") == 1  # one heading row, not one per run of items
+    three = table.index("Recommendation 3 ")
+    assert three < table.index(heading) < table.index("Late item for recommendation three")
+    assert table.index("Late item for recommendation three") < table.index("Recommendation 4 ")
+    # items linked to no recommendation come last, under a heading that says so
+    unlinked = table.index("Not linked to a recommendation")
+    assert table.index("Recommendation 10 ") < unlinked
+    assert unlinked < table.index("Item outside the recommendations")
 
 
 def test_rag_totals_match_the_snapshot(html: str, snapshot: dict[str, Any]) -> None:
@@ -385,6 +411,25 @@ def test_pdf_is_a4_with_page_numbers(pdf: bytes) -> None:
     for page in reader.pages:
         w, h = sorted((float(page.mediabox.width), float(page.mediabox.height)))
         assert (round(w), round(h)) == (595, 842)  # A4, portrait or landscape
+
+
+def test_pdf_draws_the_charts_with_real_text(pdf: bytes, html: str) -> None:
+    # In the PDF the charts are the same SVG, drawn by WeasyPrint as vectors and text.
+    from pypdf import PdfReader
+
+    text = "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+    chart_text = re.findall(r"<text[^>]*>([^<]+)</text>", html)
+    assert "Action plan items" in chart_text  # the RAG chart's axis label
+    for label in chart_text:
+        assert label in text
+
+
+def test_render_pack_gives_the_email_html_and_the_pdf(
+    snapshot: dict[str, Any], html: str, pdf: bytes
+) -> None:
+    rendered = render_pack(snapshot)
+    assert rendered.html == html  # inline SVG charts for mail clients
+    assert rendered.pdf.startswith(b"%PDF") and len(rendered.pdf) == pytest.approx(len(pdf), 0.01)
 
 
 def test_weasyprint_has_nothing_to_warn_about(pdf_and_log: tuple[bytes, list[str]]) -> None:

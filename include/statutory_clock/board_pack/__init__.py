@@ -1,7 +1,10 @@
 """The improvement board pack: a snapshot (a plain JSON-serialisable dict) in, documents out.
 
     render_html(snapshot) -> str      one self-contained HTML document, also the email body
-    render_pdf(snapshot) -> bytes     A4 PDF made by WeasyPrint from the same HTML
+    render_pack(snapshot) -> RenderedPack(html, pdf)
+                                      both at once, the PDF made by WeasyPrint from the same
+                                      template and context (the charts drawn once)
+    render_pdf(snapshot) -> bytes     the PDF alone
     timeline_svg(snapshot) -> str     statutory timeline chart (matplotlib), SVG text
     rag_chart_svg(snapshot) -> str    action-plan RAG ratings by theme, SVG text
 
@@ -11,6 +14,13 @@ It never imports Airflow. The snapshot's shape (schema 1) is documented in
 """
 
 from statutory_clock.board_pack.charts import rag_chart_svg, timeline_svg
-from statutory_clock.board_pack.render import render_html, render_pdf
+from statutory_clock.board_pack.render import RenderedPack, render_html, render_pack, render_pdf
 
-__all__ = ["rag_chart_svg", "render_html", "render_pdf", "timeline_svg"]
+__all__ = [
+    "RenderedPack",
+    "rag_chart_svg",
+    "render_html",
+    "render_pack",
+    "render_pdf",
+    "timeline_svg",
+]

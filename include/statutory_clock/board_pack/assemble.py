@@ -510,7 +510,7 @@ def make_pack(
     while a PDF is drawn. The version is claimed under the case's row lock when archiving; if
     another run claimed it meanwhile, the pack is rebuilt for the next version.
     """
-    from statutory_clock.board_pack import render_html, render_pdf
+    from statutory_clock.board_pack import render_pack
     from statutory_clock.store.db import transaction
     from statutory_clock.store.outbox import queue_pack
 
@@ -521,8 +521,8 @@ def make_pack(
             snapshot = build_snapshot(
                 session, job, as_of, version, datetime.now(UTC), previous_snapshot(session, case)
             )
-        html = render_html(snapshot)
-        pdf = render_pdf(snapshot, html)
+        rendered = render_pack(snapshot)
+        html, pdf = rendered.html, rendered.pdf
         with transaction(engine) as session:
             case = get_case(session, job.case_key, lock=True)
             if next_version(session, case, job.period_label) != version:

@@ -8,8 +8,10 @@ may contain "<" or "&". Dates are shown as "Monday 11 December 2017" (`dates.lon
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     import jinja2
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+_SVG_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>")
 SUPPORTED_SCHEMAS = (1,)
 
 _JUDGEMENTS = {
@@ -176,23 +179,27 @@ def _ref(item: Any, milestones: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _action_groups(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Consecutive items of one recommendation share a heading row, as in council appendices."""
-    groups: list[dict[str, Any]] = []
+    """One heading row per recommendation, its items beneath in plan order, as in council
+    appendices. Plans are often kept in date or owner order, so items of one recommendation
+    are gathered rather than only consecutive ones; items with no recommendation come last."""
+    groups: dict[Any, dict[str, Any]] = {}
     for action in actions:
-        key = (action.get("recommendation"), action.get("recommendation_text"))
-        if not groups or groups[-1]["key"] != key:
-            groups.append(
-                {
-                    "key": key,
-                    "recommendation": action.get("recommendation"),
-                    "text": action.get("recommendation_text"),
-                    "theme": action.get("theme"),
-                    "smt_lead": action.get("smt_lead"),
-                    "rows": [],
-                }
-            )
-        groups[-1]["rows"].append(action)
-    return groups
+        key = action.get("recommendation")
+        if key not in groups:
+            groups[key] = {
+                "recommendation": action.get("recommendation"),
+                "text": action.get("recommendation_text"),
+                "theme": action.get("theme"),
+                "smt_lead": action.get("smt_lead"),
+                "rows": [],
+            }
+        groups[key]["rows"].append(action)
+
+    def order(group: dict[str, Any]) -> tuple[bool, Any]:
+        number = group["recommendation"]
+        return (number is None, number or 0)
+
+    return sorted(groups.values(), key=order)  # sorted() is stable: first-seen order otherwise
 
 
 def _sections(snapshot: dict[str, Any]) -> list[Section]:
@@ -370,43 +377,82 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@dataclass(frozen=True)
+class RenderedPack:
+    html: str  # self-contained, charts as inline SVG: the archived copy and the email body
+    pdf: bytes
+
+
+def _chart_markup(svg: str | None, inline: bool) -> Any:
+    """A chart for the email (inline SVG) or for WeasyPrint (the same SVG as an image).
+
+    WeasyPrint styles inline SVG elements with the HTML cascade, one of its costliest steps
+    for the hundreds of elements matplotlib writes; as an image the SVG is parsed on its own
+    and drawn just the same, as vectors with real text. Mail clients are the other way round:
+    many show inline SVG but block data: images.
+    """
+    import markupsafe
+
+    if svg is None:
+        return None
+    if inline:
+        # matplotlib escapes the text it writes into the SVG, so it is safe to inline.
+        return markupsafe.Markup(svg)
+    title = _SVG_TITLE.search(svg)
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return markupsafe.Markup(
+        '<img class="chart-image" src="data:image/svg+xml;base64,{}" alt="{}">'
+    ).format(data, markupsafe.Markup(title[1]) if title else "")
+
+
+def _render_template(context: dict[str, Any], inline_charts: bool) -> str:
+    import markupsafe
+
+    values = {
+        **context,
+        "timeline_svg": _chart_markup(context["timeline_svg"], inline_charts),
+        "rag_svg": _chart_markup(context["rag_svg"], inline_charts),
+        "css": markupsafe.Markup((TEMPLATE_DIR / "pack.css").read_text(encoding="utf-8")),
+    }
+    return _environment().get_template("pack.html.j2").render(values)
+
+
 def render_html(snapshot: dict[str, Any]) -> str:
     """The whole pack as one self-contained HTML document (CSS inline, charts as inline SVG).
 
     Also used as the email body. Raises ValueError for a snapshot schema it does not know.
     """
-    import markupsafe
-
-    context = build_context(snapshot)
-    for key in ("timeline_svg", "rag_svg"):
-        if context[key] is not None:
-            # matplotlib escapes the text it writes into the SVG, so it is safe to inline.
-            context[key] = markupsafe.Markup(context[key])
-    context["css"] = markupsafe.Markup((TEMPLATE_DIR / "pack.css").read_text(encoding="utf-8"))
-    return _environment().get_template("pack.html.j2").render(context)
+    return _render_template(build_context(snapshot), inline_charts=True)
 
 
-def render_pdf(snapshot: dict[str, Any], html: str | None = None) -> bytes:
-    """The pack as an A4 PDF, rendered by WeasyPrint from `render_html(snapshot)`.
+def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
+    """The pack as HTML (`render_html`) and as an A4 PDF made by WeasyPrint from the same
+    template and context, so both always say the same; the charts are drawn once.
 
-    Pass ``html`` when it has already been rendered (it is also the email body), so the
-    charts are not drawn twice.
-
-    Nothing is fetched: the document references no external resource and the URL fetcher
-    refuses every request; should the template ever ask for one, RuntimeError names it.
+    Nothing is fetched: the document references no external resource (the charts are data:
+    URLs) and the URL fetcher refuses every other request; should the template ever ask for
+    one, RuntimeError names it.
     """
     import weasyprint  # type: ignore[import-untyped]
 
-    html = html if html is not None else render_html(snapshot)
+    context = build_context(snapshot)
     refused: list[str] = []
 
     class _OfflineFetcher(weasyprint.URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
             refused.append(url)
             raise ValueError(f"the board pack is rendered offline; refused to fetch {url}")
 
-    document = weasyprint.HTML(string=html, url_fetcher=_OfflineFetcher())
+    printable = _render_template(context, inline_charts=False)
+    document = weasyprint.HTML(string=printable, url_fetcher=_OfflineFetcher())
     pdf: bytes = document.write_pdf()
     if refused:
         raise RuntimeError(f"the board pack tried to fetch external resources: {refused}")
-    return pdf
+    return RenderedPack(_render_template(context, inline_charts=True), pdf)
+
+
+def render_pdf(snapshot: dict[str, Any]) -> bytes:
+    """The pack as an A4 PDF (see `render_pack`)."""
+    return render_pack(snapshot).pdf
