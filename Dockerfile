@@ -8,7 +8,7 @@ FROM apache/airflow:3.3.2-python3.11
 # DejaVu Sans.
 USER root
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 USER airflow

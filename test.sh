@@ -13,11 +13,14 @@ if [[ -z "${STATCLOCK_TEST_POSTGRES_URL:-}" && -z "${STATCLOCK_SKIP_POSTGRES:-}"
   STATCLOCK_TEST_POSTGRES_URL="$(scripts/test-postgres.sh)"
   export STATCLOCK_TEST_POSTGRES_URL
 fi
-if ! command -v pdftoppm >/dev/null 2>&1; then
+# poppler-utils: the board pack tests look at every PDF page. libharfbuzz-subset0: WeasyPrint
+# subsets fonts with it (with fontTools instead, every PDF takes noticeably longer).
+if ! command -v pdftoppm >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset; then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "==> Installing poppler-utils (the board pack tests look at every PDF page)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null ||
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+    echo "==> Installing poppler-utils and libharfbuzz-subset0 (Debian)"
+    packages=(poppler-utils libharfbuzz-subset0)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; }
   fi
 fi
 echo "==> pytest"

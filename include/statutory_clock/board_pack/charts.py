@@ -278,7 +278,11 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
         interval = _month_interval(first, last)
         ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
-        ax.xaxis.set_minor_locator(mdates.MonthLocator())  # type: ignore[no-untyped-call]
+        if interval > 1:
+            # Up to three minor ticks between labels: monthly ticks over years of timeline
+            # would crowd the axis and cost a tick object each to draw.
+            minor = mdates.MonthLocator(interval=max(1, interval // 3))  # type: ignore[no-untyped-call]
+            ax.xaxis.set_minor_locator(minor)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
         ax.set_axisbelow(True)

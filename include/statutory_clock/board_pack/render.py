@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import gc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -425,6 +427,22 @@ def render_html(snapshot: dict[str, Any]) -> str:
     return _render_template(build_context(snapshot), inline_charts=True)
 
 
+@contextlib.contextmanager
+def _fewer_collector_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a pack is drawn.
+
+    WeasyPrint and matplotlib allocate millions of short-lived objects; at the default
+    generation-0 threshold (700 allocations) the collector scans them again and again, which
+    measured about 7% of a pack's time. Memory is still reclaimed, just in larger passes.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
     """The pack as HTML (`render_html`) and as an A4 PDF made by WeasyPrint from the same
     template and context, so both always say the same; the charts are drawn once.
@@ -433,6 +451,11 @@ def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
     URLs) and the URL fetcher refuses every other request; should the template ever ask for
     one, RuntimeError names it.
     """
+    with _fewer_collector_passes():
+        return _render_pack(snapshot)
+
+
+def _render_pack(snapshot: dict[str, Any]) -> RenderedPack:
     import weasyprint  # type: ignore[import-untyped]
 
     context = build_context(snapshot)
