@@ -8,6 +8,10 @@
    latest inspection, 60 actions each), made by ``--workers`` processes as the DAG's mapped
    tasks would be (target: under 3 minutes on this machine's 2 cores).
 Peak memory is the largest resident set of any one process (max RSS).
+
+This machine's speed drifts by a third from minute to minute (a shared virtual machine), so
+the run also times a fixed pure-Python loop before and after the portfolio ("speed check"),
+and reports the CPU seconds the workers used: compare runs by those, not by wall time alone.
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ def _make(args: tuple[str, str, str]) -> float:
         "pm@example.org",
     )
     engine.dispose()
+    return time.perf_counter() - started
+
+
+def _speed_check() -> float:
+    """Seconds for a fixed pure-Python loop: larger means the machine is slower right now."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(5_000_000):
+        total += i * i
     return time.perf_counter() - started
 
 
@@ -91,15 +104,22 @@ def main() -> None:
                 register.import_case(session, doc, "benchmark", AS_OF)
         engine.dispose()
         work = [(url, d["key"], str(Path(tmp) / "portfolio")) for d in docs]
+        speed_before = _speed_check()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             each = list(pool.map(_make, work))
         elapsed = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        speed_after = _speed_check()
+        cpu = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
         own, children = _peak_mb()
         print(
             f"{len(docs)} councils with {args.workers} worker processes: {elapsed:.1f} s "
             f"({sum(each) / len(each):.2f} s per pack on average); target < 180 s"
         )
+        print(f"worker CPU: {cpu:.0f} s in all, {cpu / len(docs):.2f} s per pack")
+        print(f"speed check (fixed loop): {speed_before:.2f} s before, {speed_after:.2f} s after")
         print(f"peak memory (max RSS): {own:.0f} MB this process, {children:.0f} MB largest worker")
 
 
