@@ -22,8 +22,9 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -48,6 +49,27 @@ def _make(args: tuple[str, str, str]) -> float:
     )
     engine.dispose()
     return time.perf_counter() - started
+
+
+def _calls_per_pack(engine: Any, key: str) -> int:
+    """Python function calls to render one synthetic council's pack (HTML, charts and PDF).
+
+    Unlike seconds, this does not drift with the machine, so it compares versions of the code.
+    """
+    import cProfile
+    import pstats
+
+    from statutory_clock.board_pack import render_pack
+    from statutory_clock.board_pack.assemble import PackJob, build_snapshot
+    from statutory_clock.store.db import transaction
+
+    job = PackJob(key, date(2024, 5, 1), date(2024, 5, 31), "May 2024", None)
+    with transaction(engine) as session:
+        snapshot = build_snapshot(session, job, AS_OF, 1, datetime(2024, 6, 7, 9, tzinfo=UTC))
+    render_pack(snapshot)  # warm: imports, font caches
+    profile = cProfile.Profile()
+    profile.runcall(render_pack, snapshot)
+    return int(pstats.Stats(profile).total_calls)  # type: ignore[attr-defined]
 
 
 def _speed_check() -> float:
@@ -103,6 +125,7 @@ def main() -> None:
             for doc in docs:
                 register.import_case(session, doc, "benchmark", AS_OF)
         engine.dispose()
+        print(f"work per synthetic pack: {_calls_per_pack(engine, docs[0]['key']):,} Python calls")
         work = [(url, d["key"], str(Path(tmp) / "portfolio")) for d in docs]
         speed_before = _speed_check()
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
