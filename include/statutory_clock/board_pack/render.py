@@ -12,6 +12,7 @@ import base64
 import contextlib
 import functools
 import gc
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -408,7 +409,7 @@ def _chart_markup(svg: str | None, inline: bool) -> Any:
     data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
     return markupsafe.Markup(
         '<img class="chart-image" src="data:image/svg+xml;base64,{}" alt="{}">'
-    ).format(data, markupsafe.Markup(title[1]) if title else "")
+    ).format(data, html.unescape(title[1]) if title else "")  # format() escapes it again
 
 
 def _render_template(context: dict[str, Any], inline_charts: bool) -> str:
