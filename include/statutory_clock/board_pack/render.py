@@ -412,6 +412,12 @@ def _chart_markup(svg: str | None, inline: bool) -> Any:
     ).format(data, html.unescape(title[1]) if title else "")  # format() escapes it again
 
 
+@functools.cache
+def _stylesheet() -> str:
+    """pack.css, read once per process: every pack renders the template twice."""
+    return (TEMPLATE_DIR / "pack.css").read_text(encoding="utf-8")
+
+
 def _render_template(context: dict[str, Any], inline_charts: bool) -> str:
     import markupsafe
 
@@ -419,7 +425,7 @@ def _render_template(context: dict[str, Any], inline_charts: bool) -> str:
         **context,
         "timeline_svg": _chart_markup(context["timeline_svg"], inline_charts),
         "rag_svg": _chart_markup(context["rag_svg"], inline_charts),
-        "css": markupsafe.Markup((TEMPLATE_DIR / "pack.css").read_text(encoding="utf-8")),
+        "css": markupsafe.Markup(_stylesheet()),
     }
     return _environment().get_template("pack.html.j2").render(values)
 
