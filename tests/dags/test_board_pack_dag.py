@@ -65,7 +65,8 @@ def test_board_packs_are_made_archived_and_sent_once(register_url, mail, tmp_pat
     attached.write_bytes(pdf.get_content())
     reader = PdfReader(attached)
     assert 3 <= len(reader.pages) < 40
-    assert "Monday 11 December 2017" in "".join(p.extract_text() for p in reader.pages)
+    words = " ".join(" ".join(p.extract_text() for p in reader.pages).split())
+    assert "Monday 11 December 2017" in words  # a table cell may wrap it: compare words
     assert "Statutory timeline" in croydon.get_body(("html",)).get_content()
     with db.transaction(engine) as session:
         archived = session.execute(select(BoardPack.period_label, BoardPack.version)).all()
