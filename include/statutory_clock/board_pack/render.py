@@ -486,7 +486,7 @@ def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
 
 
 def _render_pack(snapshot: dict[str, Any]) -> RenderedPack:
-    import weasyprint  # type: ignore[import-untyped]
+    import weasyprint
 
     context = build_context(snapshot)
     refused: list[str] = []
