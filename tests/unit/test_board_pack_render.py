@@ -319,7 +319,7 @@ def test_empty_lists_render_sentences_not_empty_tables() -> None:
         "This is the first pack: there is no previous pack to compare with.",
         "No monitoring visits are scheduled or recorded.",
         "No rules were used in this pack.",
-        "No further deadlines are scheduled.",
+        "No further statutory deadlines are scheduled.",
     ):
         assert sentence in text
     assert "DfE intervention" not in text  # section and its contents entry omitted

@@ -228,6 +228,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                     linewidth=0.5,
                     zorder=2,
                     gid=f"tl-window-{i}",
+                    clip_on=False,
                 )
             where = due
             if actual and status in ("met", "missed", "waived"):
@@ -241,6 +242,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                     linestyle="none",
                     zorder=3,
                     gid=f"tl-due-{i}",
+                    clip_on=False,
                 )
             marker, face, edge, size, _label = _STATUS_STYLE[status]
             used.add(status)
@@ -255,6 +257,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                 linestyle="none",
                 zorder=4,
                 gid=f"tl-ms-{i}",
+                clip_on=False,
             )
 
         if as_of:
@@ -278,11 +281,6 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
         interval = _month_interval(first, last)
         ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
-        if interval > 1:
-            # Up to three minor ticks between labels: monthly ticks over years of timeline
-            # would crowd the axis and cost a tick object each to draw.
-            minor = mdates.MonthLocator(interval=max(1, interval // 3))  # type: ignore[no-untyped-call]
-            ax.xaxis.set_minor_locator(minor)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
         ax.set_axisbelow(True)
@@ -383,6 +381,7 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
                     linewidth=0.4,
                     hatch=_RAG_HATCH[key] or None,
                     gid=f"rag-seg-{row}-{key}",
+                    clip_on=False,
                 )
                 ax.text(
                     left + value / 2,
@@ -401,7 +400,7 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
             [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
         )
         ax.tick_params(axis="y", length=0)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         ax.set_xlabel("Action plan items", fontsize=7.5)
         ax.grid(axis="x", color="#b1b4b6", linewidth=0.5)
         ax.set_axisbelow(True)
