@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from statutory_clock.store import db
 
@@ -46,9 +48,27 @@ def postgres_template() -> Iterator[str]:
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     db.upgrade(url)
     yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_database(admin, name)
     admin.dispose()
+
+
+def _drop_database(admin: Engine, name: str) -> None:
+    """Drop a throw-away database, waiting for an autovacuum worker to leave it.
+
+    WITH (FORCE) ends other sessions, but not an autovacuum worker's: it runs as the superuser,
+    which the test role may not signal ("must be a member of the role whose process is being
+    terminated"). The worker is gone within moments, so try again for a while.
+    """
+    for attempt in range(40):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as error:
+            insufficient_privilege = getattr(error.orig, "sqlstate", None) == "42501"
+            if not insufficient_privilege or attempt == 39:
+                raise
+            time.sleep(0.25)
 
 
 def _fresh_postgres(template: str) -> Iterator[str]:
@@ -58,8 +78,7 @@ def _fresh_postgres(template: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop_database(admin, name)
     admin.dispose()
 
 
