@@ -10,15 +10,19 @@
 Peak memory is the largest resident set of any one process (max RSS).
 
 This machine's speed drifts by up to a factor of two between spells (a shared virtual
-machine), so the run also prints the Python calls one synthetic pack takes (which do not
-drift), the CPU seconds the workers used, and a fixed pure-Python loop timed before and after
-the portfolio ("speed check"): compare versions of the code by calls, not wall time alone.
+machine), so the run also prints what one synthetic pack takes in work that does not drift:
+Python calls, and CPU instructions counted by Linux `perf` where it is installed (a mix of one
+council of each judgement, so inadequate councils' longer timelines count in their share). It
+also prints the CPU seconds the workers used and a fixed pure-Python loop timed before and
+after the portfolio ("speed check"): compare versions of the code by work, not wall time alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +85,60 @@ def _calls_per_pack(engine: Any, key: str) -> int:
     return int(pstats.Stats(profile).total_calls)  # type: ignore[attr-defined]
 
 
+def _work(rounds: int) -> None:
+    """`--work N`: draw the packs of one synthetic council of each judgement, once to warm up
+    and then N more times; run under `perf stat` by `_instructions_per_pack`."""
+    from bench_register import synthetic_portfolio
+
+    from statutory_clock.board_pack import render_pack
+    from statutory_clock.board_pack.assemble import build_snapshot
+    from statutory_clock.store import db, register
+
+    docs = [d for d in synthetic_portfolio(12) if d["key"].endswith("-2")]
+    mix = {d["inspection"]["judgements"]["overall"]: d for d in docs}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'work.db'}"
+        db.upgrade(url)
+        engine = db.make_engine(url)
+        snapshots = []
+        with db.transaction(engine) as session:
+            for doc in mix.values():
+                register.import_case(session, doc, "benchmark", AS_OF)
+            for doc in mix.values():
+                made_at = datetime(2024, 6, 7, 9, tzinfo=UTC)
+                job = _portfolio_job(doc["key"])
+                snapshots.append(build_snapshot(session, job, AS_OF, 1, made_at))
+        engine.dispose()
+    for _ in range(1 + rounds):
+        for snapshot in snapshots:
+            render_pack(snapshot)
+
+
+def _instructions_per_pack() -> tuple[float, int] | None:
+    """CPU instructions per pack (HTML, charts and PDF) over `_work`'s mix of judgements.
+
+    `perf` counts the whole process, so the imports and set-up, the same in both runs, cancel
+    out of the difference between 2 rounds and none. None where perf is missing or not allowed.
+    """
+    if not shutil.which("perf"):
+        return None
+    perf = ["perf", "stat", "-x,", "-e", "instructions", "--"]
+    counts = []
+    for rounds in (0, 2):
+        run = subprocess.run(
+            [*perf, sys.executable, __file__, "--work", str(rounds)],
+            capture_output=True,
+            text=True,
+        )
+        fields = [line.split(",") for line in run.stderr.splitlines()]
+        found = [int(f[0]) for f in fields if len(f) > 2 and f[2].startswith("instructions")]
+        if run.returncode or not found:
+            return None
+        counts.append(found[0])
+    packs = 2 * 3
+    return (counts[1] - counts[0]) / packs, packs
+
+
 def _speed_check() -> float:
     """Seconds for a fixed pure-Python loop: larger means the machine is slower right now."""
     started = time.perf_counter()
@@ -100,7 +158,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--councils", type=int, default=153)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=int, help=argparse.SUPPRESS)  # see _work
     args = parser.parse_args()
+    if args.work is not None:
+        _work(args.work)
+        return
     from bench_register import synthetic_portfolio
 
     from statutory_clock.board_pack.assemble import PackJob, make_pack
@@ -135,6 +197,15 @@ def main() -> None:
                 register.import_case(session, doc, "benchmark", AS_OF)
         engine.dispose()
         print(f"work per synthetic pack: {_calls_per_pack(engine, docs[0]['key']):,} Python calls")
+        counted = _instructions_per_pack()
+        if counted:
+            per_pack, packs = counted
+            print(
+                f"work per synthetic pack: {per_pack / 1e9:.2f} billion CPU instructions "
+                f"(perf stat, mean of {packs} packs: inadequate, requires improvement, good)"
+            )
+        else:
+            print("CPU instructions per pack: not counted (Linux perf is not available here)")
         work = [(url, d["key"], str(Path(tmp) / "portfolio")) for d in docs]
         speed_before = _speed_check()
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)

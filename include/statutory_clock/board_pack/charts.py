@@ -3,9 +3,9 @@
 Both charts return a bare `<svg>` element (no XML declaration, no DOCTYPE) so the text can be
 written to a `.svg` file or inlined in HTML as it is. Text stays text (`svg.fonttype: none`),
 so the PDF is searchable and screen readers can read the labels. Every milestone marker is a
-group with an id starting `tl-ms-` and every RAG bar segment one starting `rag-seg-`, which
-lets tests count them. Output is deterministic for a given snapshot: no dates or hashes from
-the environment are written.
+`<use>` in a group with an id starting `tl-ms-` (one group per status), and every RAG bar
+segment a group with an id starting `rag-seg-`, which lets tests count them. Output is
+deterministic for a given snapshot: no dates or hashes from the environment are written.
 """
 
 from __future__ import annotations
@@ -206,7 +206,10 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
         for row in range(0, n_rows, 2):
             ax.axhspan(row - 0.5, row + 0.5, color="#f3f2f1", zorder=0, linewidth=0)
 
-        used: set[str] = set()
+        # Marks of one kind are drawn as one matplotlib line each (one SVG group of <use>
+        # markers): a line per milestone cost a group, a clip path and an artist apiece.
+        marks: dict[str, tuple[list[float], list[int]]] = {}
+        due_ticks: tuple[list[float], list[int]] = ([], [])
         has_window = False
         for i, m in enumerate(milestones):
             row = rows[m.get("rule") or m.get("id") or m["title"]]
@@ -233,22 +236,27 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
             where = due
             if actual and status in ("met", "missed", "waived"):
                 where = actual
-                ax.plot(
-                    [_num(due)],
-                    [row],
-                    marker="|",
-                    markersize=9,
-                    color="#505a5f",
-                    linestyle="none",
-                    zorder=3,
-                    gid=f"tl-due-{i}",
-                    clip_on=False,
-                )
-            marker, face, edge, size, _label = _STATUS_STYLE[status]
-            used.add(status)
+                due_ticks[0].append(_num(due))
+                due_ticks[1].append(row)
+            xs, ys = marks.setdefault(status, ([], []))
+            xs.append(_num(where))
+            ys.append(row)
+        if due_ticks[0]:
             ax.plot(
-                [_num(where)],
-                [row],
+                *due_ticks,
+                marker="|",
+                markersize=9,
+                color="#505a5f",
+                linestyle="none",
+                zorder=3,
+                gid="tl-due",
+                clip_on=False,
+            )
+        for status, (xs, ys) in marks.items():
+            marker, face, edge, size, _label = _STATUS_STYLE[status]
+            ax.plot(
+                xs,
+                ys,
                 marker=marker,
                 markersize=size,
                 markerfacecolor=face,
@@ -256,9 +264,10 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                 markeredgewidth=1.1,
                 linestyle="none",
                 zorder=4,
-                gid=f"tl-ms-{i}",
+                gid=f"tl-ms-{status}",
                 clip_on=False,
             )
+        used = set(marks)
 
         if as_of:
             x = _num(as_of)
