@@ -44,6 +44,14 @@ def _portfolio_job(key: str) -> Any:
     return PackJob(key, date(2024, 5, 1), date(2024, 5, 31), "May 2024", None)
 
 
+def _portfolio_snapshot(session: Any, key: str) -> dict[str, Any]:
+    """The snapshot of a synthetic council's first pack, made at 09:00 on AS_OF."""
+    from statutory_clock.board_pack.assemble import build_snapshot
+
+    made_at = datetime(2024, 6, 7, 9, tzinfo=UTC)
+    return build_snapshot(session, _portfolio_job(key), AS_OF, 1, made_at)
+
+
 def _make(args: tuple[str, str, str]) -> float:
     url, key, packs = args
     from statutory_clock.board_pack.assemble import make_pack
@@ -72,13 +80,10 @@ def _calls_per_pack(engine: Any, key: str) -> int:
     import pstats
 
     from statutory_clock.board_pack import render_pack
-    from statutory_clock.board_pack.assemble import build_snapshot
     from statutory_clock.store.db import transaction
 
     with transaction(engine) as session:
-        snapshot = build_snapshot(
-            session, _portfolio_job(key), AS_OF, 1, datetime(2024, 6, 7, 9, tzinfo=UTC)
-        )
+        snapshot = _portfolio_snapshot(session, key)
     render_pack(snapshot)  # warm: imports, font caches
     profile = cProfile.Profile()
     profile.runcall(render_pack, snapshot)
@@ -91,7 +96,6 @@ def _work(rounds: int) -> None:
     from bench_register import synthetic_portfolio
 
     from statutory_clock.board_pack import render_pack
-    from statutory_clock.board_pack.assemble import build_snapshot
     from statutory_clock.store import db, register
 
     docs = [d for d in synthetic_portfolio(12) if d["key"].endswith("-2")]
@@ -100,14 +104,10 @@ def _work(rounds: int) -> None:
         url = f"sqlite:///{Path(tmp) / 'work.db'}"
         db.upgrade(url)
         engine = db.make_engine(url)
-        snapshots = []
         with db.transaction(engine) as session:
             for doc in mix.values():
                 register.import_case(session, doc, "benchmark", AS_OF)
-            for doc in mix.values():
-                made_at = datetime(2024, 6, 7, 9, tzinfo=UTC)
-                job = _portfolio_job(doc["key"])
-                snapshots.append(build_snapshot(session, job, AS_OF, 1, made_at))
+            snapshots = [_portfolio_snapshot(session, doc["key"]) for doc in mix.values()]
         engine.dispose()
     for _ in range(1 + rounds):
         for snapshot in snapshots:

@@ -267,7 +267,6 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                 gid=f"tl-ms-{status}",
                 clip_on=False,
             )
-        used = set(marks)
 
         if as_of:
             x = _num(as_of)
@@ -304,7 +303,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
 
         handles: list[Any] = []
         for status, (marker, face, edge, size, label) in _STATUS_STYLE.items():
-            if status in used:
+            if status in marks:
                 handles.append(
                     Line2D(
                         [],
@@ -373,6 +372,7 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
         )
         ax: Axes = fig.add_subplot()
         ax.set_ylim(n - 0.5, -0.5)
+        widest = 0
         for row, (_theme, counts) in enumerate(themes):
             left = 0
             for key, colour in RAG_COLOURS.items():
@@ -414,7 +414,8 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
                 color="#0b0c0c",
                 parse_math=False,
             )
-        ax.set_xlim(0, max(sum(int(c.get(k) or 0) for k in RAG_COLOURS) for _, c in themes) * 1.06)
+            widest = max(widest, left)
+        ax.set_xlim(0, widest * 1.06)  # room for the totals
         ax.set_yticks(range(n))
         ax.set_yticklabels(
             [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
