@@ -1,6 +1,7 @@
 """Benchmark: board packs, one council and the whole synthetic portfolio.
 
     .venv/bin/python benchmarks/bench_board_pack.py [--councils 153] [--workers 2]
+    .venv/bin/python benchmarks/bench_board_pack.py --breakdown
 
 1. One council's pack (Croydon 2017 from the demo register): snapshot, HTML, PDF and archive,
    timed after a warm-up (target: under 5 s including the PDF).
@@ -90,12 +91,20 @@ def _calls_per_pack(engine: Any, key: str) -> int:
     return int(pstats.Stats(profile).total_calls)  # type: ignore[attr-defined]
 
 
-def _work(rounds: int) -> None:
-    """`--work N`: draw the packs of one synthetic council of each judgement, once to warm up
-    and then N more times; run under `perf stat` by `_instructions_per_pack`."""
+# `--breakdown`: the parts of an inadequate council's pack, each counted on its own. The PDF
+# parts render the printable HTML with one piece cut out, so their difference is that piece.
+_PARTS = ("pack", "charts", "pdf", "pdf without action table", "pdf without charts")
+
+
+def _work(rounds: int, part: str) -> None:
+    """`--work N [--part P]`: do one part of the work (by default whole packs for one synthetic
+    council of each judgement), once to warm up and then N more times; run under `perf stat`
+    by `_instructions`."""
+    import re
+
     from bench_register import synthetic_portfolio
 
-    from statutory_clock.board_pack import render_pack
+    from statutory_clock.board_pack import charts, render, render_pack
     from statutory_clock.store import db, register
 
     docs = [d for d in synthetic_portfolio(12) if d["key"].endswith("-2")]
@@ -108,25 +117,46 @@ def _work(rounds: int) -> None:
             for doc in mix.values():
                 register.import_case(session, doc, "benchmark", AS_OF)
             snapshots = [_portfolio_snapshot(session, doc["key"]) for doc in mix.values()]
+            inadequate = _portfolio_snapshot(session, mix["inadequate"]["key"])
         engine.dispose()
+    if part == "pack":
+        for _ in range(1 + rounds):
+            for snapshot in snapshots:
+                render_pack(snapshot)
+        return
+    if part == "charts":
+        for _ in range(1 + rounds):
+            charts.timeline_svg(inadequate)
+            charts.rag_chart_svg(inadequate)
+        return
+    import weasyprint  # type: ignore[import-untyped]
+
+    printable = render._SPACE_BETWEEN_TABLE_TAGS.sub(
+        r"\1", render._render_template(render.build_context(inadequate), False, False)
+    )
+    if part == "pdf without action table":
+        printable = re.sub(r'<div class="action-table">.*?</div>', "", printable, flags=re.S)
+    elif part == "pdf without charts":
+        printable = re.sub(r'<img class="chart-image"[^>]*>', "", printable)
+    setup = render._print_setup()
     for _ in range(1 + rounds):
-        for snapshot in snapshots:
-            render_pack(snapshot)
+        document = weasyprint.HTML(string=printable)
+        document.write_pdf(stylesheets=[setup.stylesheet], font_config=setup.fonts)
 
 
-def _instructions_per_pack() -> tuple[float, int] | None:
-    """CPU instructions per pack (HTML, charts and PDF) over `_work`'s mix of judgements.
+def _instructions(part: str, rounds: int = 2) -> float | None:
+    """CPU instructions `rounds` repetitions of a part of the work take, counted by `perf`.
 
     `perf` counts the whole process, so the imports and set-up, the same in both runs, cancel
-    out of the difference between 2 rounds and none. None where perf is missing or not allowed.
+    out of the difference between `rounds` and none. None where perf is missing or not allowed.
     """
     if not shutil.which("perf"):
         return None
     perf = ["perf", "stat", "-x,", "-e", "instructions", "--"]
     counts = []
-    for rounds in (0, 2):
+    for repeat in (0, rounds):
         run = subprocess.run(
-            [*perf, sys.executable, __file__, "--work", str(rounds)],
+            [*perf, sys.executable, __file__, "--work", str(repeat), "--part", part],
             capture_output=True,
             text=True,
         )
@@ -135,8 +165,43 @@ def _instructions_per_pack() -> tuple[float, int] | None:
         if run.returncode or not found:
             return None
         counts.append(found[0])
-    packs = 2 * 3
-    return (counts[1] - counts[0]) / packs, packs
+    return (counts[1] - counts[0]) / rounds
+
+
+def _instructions_per_pack() -> tuple[float, int] | None:
+    """CPU instructions per pack (HTML, charts and PDF) over `_work`'s mix of judgements."""
+    rounds = _instructions("pack")
+    return None if rounds is None else (rounds / 3, 2 * 3)
+
+
+def _print_instructions_per_pack() -> None:
+    counted = _instructions_per_pack()
+    if counted:
+        per_pack, packs = counted
+        print(
+            f"work per synthetic pack: {per_pack / 1e9:.2f} billion CPU instructions "
+            f"(perf stat, mean of {packs} packs: inadequate, requires improvement, good)"
+        )
+    else:
+        print("CPU instructions per pack: not counted (Linux perf is not available here)")
+
+
+def _breakdown() -> None:
+    """Where an inadequate council's pack (the longest kind) goes, in CPU instructions."""
+    counted = {part: _instructions(part) for part in _PARTS}
+    if any(v is None for v in counted.values()):
+        print("breakdown: not counted (Linux perf is not available here)")
+        return
+    c = {part: float(v or 0) for part, v in counted.items()}
+    pack = c["pdf"] + c["charts"]
+    shares = {
+        "action plan table (WeasyPrint)": c["pdf"] - c["pdf without action table"],
+        "charts drawn in the PDF (WeasyPrint)": c["pdf"] - c["pdf without charts"],
+        "charts made (matplotlib)": c["charts"],
+    }
+    print(f"an inadequate council's pack: {pack / 1e9:.2f} billion instructions, of which")
+    for name, value in shares.items():
+        print(f"  {name}: {value / 1e9:.2f} billion ({value / pack:.0%})")
 
 
 def _speed_check() -> float:
@@ -158,10 +223,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--councils", type=int, default=153)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only count the CPU instructions per pack (perf); with PYTHONPATH=<checkout>/include"
+        " it counts another version of the code",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="only count where an inadequate council's pack goes (CPU instructions, perf)",
+    )
     parser.add_argument("--work", type=int, help=argparse.SUPPRESS)  # see _work
+    parser.add_argument("--part", choices=_PARTS, default="pack", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.work is not None:
-        _work(args.work)
+        _work(args.work, args.part)
+        return
+    if args.breakdown:
+        _breakdown()
+        return
+    if args.instructions:
+        _print_instructions_per_pack()
         return
     from bench_register import synthetic_portfolio
 
@@ -197,15 +280,7 @@ def main() -> None:
                 register.import_case(session, doc, "benchmark", AS_OF)
         engine.dispose()
         print(f"work per synthetic pack: {_calls_per_pack(engine, docs[0]['key']):,} Python calls")
-        counted = _instructions_per_pack()
-        if counted:
-            per_pack, packs = counted
-            print(
-                f"work per synthetic pack: {per_pack / 1e9:.2f} billion CPU instructions "
-                f"(perf stat, mean of {packs} packs: inadequate, requires improvement, good)"
-            )
-        else:
-            print("CPU instructions per pack: not counted (Linux perf is not available here)")
+        _print_instructions_per_pack()
         work = [(url, d["key"], str(Path(tmp) / "portfolio")) for d in docs]
         speed_before = _speed_check()
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
