@@ -28,22 +28,35 @@ mkdir -p var/mail "$AIRFLOW_HOME"
 echo "==> Case register: migrating $STATCLOCK_DATABASE_URL and loading the demo councils"
 statclock demo load
 
+# Each service runs in a process group of its own (setsid), and stopping sends SIGTERM to the
+# whole group: `airflow standalone` leaves its scheduler, API server and workers running when
+# only it is sent SIGTERM, and hangs after they exit when it is sent SIGINT. Whatever is still
+# there 30 s later is killed.
 pids=()
+groups_alive() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done
+  return 1
+}
 stop() {
   trap - INT TERM EXIT
   echo
-  echo "==> Stopping Airflow and the mail catcher"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  echo "==> Stopping Airflow and the mail catcher (up to 30 s)"
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 30); do groups_alive || break; sleep 1; done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "==> Stopped."
 }
 trap stop INT TERM EXIT
 
-python -m statutory_clock.mailcatcher --dir var/mail --port "$MAIL_PORT" > var/mail-catcher.log 2>&1 &
+setsid python -m statutory_clock.mailcatcher --dir var/mail --port "$MAIL_PORT" \
+  > var/mail-catcher.log 2>&1 &
 pids+=($!)
 
 echo "==> Starting Airflow standalone (first start migrates its database: about a minute)"
-airflow standalone > var/airflow/standalone.log 2>&1 &
+setsid airflow standalone > var/airflow/standalone.log 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 180); do
