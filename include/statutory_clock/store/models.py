@@ -266,10 +266,14 @@ class ReminderLedger(Base):
     due_version: Mapped[int] = mapped_column(Integer)
     due: Mapped[date] = mapped_column(Date)
     recipient: Mapped[str] = mapped_column(String(300))
-    state: Mapped[str] = mapped_column(String(12))  # pending | sent | superseded
+    state: Mapped[str] = mapped_column(String(12))  # pending | sent | superseded | failed
     decided_on: Mapped[date] = mapped_column(Date)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     message_id: Mapped[str | None] = mapped_column(String(300))
+    # A message that could not be built or was refused by the relay: the row is marked failed
+    # with the reason, the rest of the run goes on, and the next run tries it again.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
 
 
 class BoardPack(Base):
@@ -293,13 +297,20 @@ class BoardPack(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: who changed what, when, from what to what."""
+    """Append-only and hash-chained: who changed what, when, from what to what.
+
+    ``actor`` is the authenticated identity (the Airflow user, or the OS login for the CLI);
+    ``on_behalf_of`` is who the actor said they acted for (the CLI's ``--by``). ``hash`` is the
+    SHA-256 of the row's fields and ``prev_hash``, the previous row's hash, so a rewritten,
+    deleted, reordered or forged row breaks the chain (``statclock audit verify``).
+    """
 
     __tablename__ = "audit_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(200))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     inspection_key: Mapped[str | None] = mapped_column(String(100), index=True)
     entity: Mapped[str] = mapped_column(String(150))
@@ -307,6 +318,8 @@ class AuditEvent(Base):
     old: Mapped[str | None] = mapped_column(Text)
     new: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class CalendarChange(Base):

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session, selectinload
 
 from statutory_clock.calendar import WorkingDayCalendar
@@ -27,6 +28,7 @@ from statutory_clock.engine import (
     Recommendation,
     milestone_status,
 )
+from statutory_clock.store.audit_chain import FIELDS, GENESIS, PG_LOCK_KEY, row_hash
 from statutory_clock.store.casefile import day_of, precision_of
 from statutory_clock.store.models import (
     ActionItem,
@@ -82,9 +84,47 @@ def _text(value: object) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: the authenticated identity (the Airflow user; the OS login for the
+    CLI), and whom they say they act for (the CLI's ``--by``), recorded beside it."""
+
+    user: str
+    on_behalf_of: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.user} (for {self.on_behalf_of})" if self.on_behalf_of else self.user
+
+
+def lock_for_writing(session: Session) -> None:
+    """Become the register's one writer until this transaction ends.
+
+    SQLite's ``BEGIN IMMEDIATE`` already serialises writers. On PostgreSQL a transaction-scoped
+    advisory lock does it: the audit trail is one hash chain, so its rows must be appended one
+    transaction at a time. Writers take it before any row lock, so two of them never wait on
+    each other in opposite orders. Taking it twice in one transaction is harmless.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
+
+
+def _chain_head(session: Session) -> tuple[int, str]:
+    """The last audit row's (id, hash) for this transaction, read once under the writer lock."""
+    transaction = session.get_transaction()
+    cached = session.info.get("statclock_audit_head")
+    if cached is not None and cached[0] is transaction:
+        head: tuple[int, str] = cached[1]
+        return head
+    lock_for_writing(session)
+    last = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last is not None else (0, GENESIS)
+
+
 def audit(
     session: Session,
-    actor: str,
+    actor: str | Actor,
     action: str,
     key: str | None,
     entity: str,
@@ -93,19 +133,26 @@ def audit(
     new: object = None,
     reason: str | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=_now(),
-            actor=actor,
-            action=action,
-            inspection_key=key,
-            entity=entity,
-            field=field,
-            old=_text(old),
-            new=_text(new),
-            reason=reason,
-        )
+    """Append one row to the audit trail, sealed into the hash chain."""
+    who = actor if isinstance(actor, Actor) else Actor(actor)
+    head_id, head_hash = _chain_head(session)
+    row = AuditEvent(
+        id=head_id + 1,
+        at=_now(),
+        actor=who.user,
+        on_behalf_of=who.on_behalf_of,
+        action=action,
+        inspection_key=key,
+        entity=entity,
+        field=field,
+        old=_text(old),
+        new=_text(new),
+        reason=reason,
+        prev_hash=head_hash,
     )
+    row.hash = row_hash(head_hash, {name: getattr(row, name) for name in FIELDS})
+    session.add(row)
+    session.info["statclock_audit_head"] = (session.get_transaction(), (row.id, row.hash))
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -127,6 +174,7 @@ def _case_query() -> Any:
 def get_case(session: Session, key: str, *, lock: bool = False) -> Inspection:
     """Load a case; with ``lock`` the case row is locked until the transaction ends."""
     if lock:
+        lock_for_writing(session)
         # Lock the bare row first (FOR UPDATE cannot apply to the eager-loaded joins).
         found = session.execute(
             select(Inspection.id).where(Inspection.key == key).with_for_update()
@@ -203,7 +251,7 @@ def recompute(
     session: Session,
     case: Inspection,
     as_of: date,
-    actor: str,
+    actor: str | Actor,
     builder: ClockBuilder | None = None,
     reason: str | None = None,
     owners: Mapping[str, str] | None = None,
@@ -347,10 +395,18 @@ def _touch(case: Inspection, expected_version: int | None) -> None:
 
 
 def import_case(
-    session: Session, doc: Mapping[str, Any], actor: str, as_of: date, *, replace: bool = False
+    session: Session,
+    doc: Mapping[str, Any],
+    actor: str | Actor,
+    as_of: date,
+    *,
+    replace: bool = False,
 ) -> Inspection:
     """Create (or with ``replace``, overwrite) a case from a validated case-file document."""
     key = doc["key"]
+    # One writer at a time: two imports of the same new council or case then follow each other
+    # (the second sees the first's rows) instead of failing on the unique keys.
+    lock_for_writing(session)
     existing = session.execute(
         select(Inspection.id).where(Inspection.key == key).with_for_update()
     ).scalar_one_or_none()
@@ -554,7 +610,11 @@ def _from_jsonable(value: Any) -> Any:
 
 
 def _merge_contacts(
-    session: Session, case: Inspection, contacts: Sequence[Mapping[str, Any]], actor: str, key: str
+    session: Session,
+    case: Inspection,
+    contacts: Sequence[Mapping[str, Any]],
+    actor: str | Actor,
+    key: str,
 ) -> None:
     """Add, update and remove the case's contacts to match the file, auditing each change."""
     wanted = [c["name"] for c in contacts]
@@ -748,7 +808,7 @@ def record_event(
     key: str,
     milestone: str,
     day: date,
-    actor: str,
+    actor: str | Actor,
     as_of: date,
     note: str | None = None,
     expected_version: int | None = None,
@@ -785,7 +845,7 @@ def record_event(
             note,
         )
         previous.date, previous.precision, previous.note = day, "day", note
-        previous.recorded_by = actor
+        previous.recorded_by = str(actor)
     else:
         position = max((e.position for e in case.events), default=0) + 1
         case.events.append(
@@ -796,7 +856,7 @@ def record_event(
                 date=day,
                 precision="day",
                 note=note,
-                recorded_by=actor,
+                recorded_by=str(actor),
             )
         )
         audit(session, actor, "event recorded", key, f"event {milestone}", "date", None, day, note)
@@ -808,7 +868,7 @@ def update_action(
     session: Session,
     key: str,
     position: int,
-    actor: str,
+    actor: str | Actor,
     as_of: date,
     status: str | None = None,
     note: str | None = None,
@@ -860,7 +920,7 @@ def adjust_milestone(
     session: Session,
     key: str,
     milestone: str,
-    actor: str,
+    actor: str | Actor,
     as_of: date,
     reason: str,
     agreed_by: str,
@@ -915,7 +975,7 @@ def adjust_milestone(
 
 
 def recompute_all(
-    session: Session, as_of: date, actor: str, keys: Iterable[str] | None = None
+    session: Session, as_of: date, actor: str | Actor, keys: Iterable[str] | None = None
 ) -> list[RecomputeResult]:
     """Recompute every open case (or those named), each locked while it is updated.
 
@@ -935,6 +995,7 @@ def recompute_all(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        lock_for_writing(session)
         cases = session.execute(query.with_for_update(of=Inspection)).scalars().all()
         facts = _bulk_facts(session, {c.id for c in cases})
         results = []
