@@ -2,7 +2,8 @@
 # Make sure a real PostgreSQL server is running for the tests, and print its URL on stdout.
 #   - STATCLOCK_TEST_POSTGRES_URL already set: use it as it is.
 #   - otherwise: install Debian's postgresql if missing (as root), start the cluster, create
-#     the role and database `statclock` / `statclock_test`.
+#     the roles `statclock` (owner: creates and migrates the tests' databases) and
+#     `statclock_app` (the application's role), and the database `statclock_test`.
 # Progress goes to stderr so that `url=$(scripts/test-postgres.sh)` captures only the URL.
 set -euo pipefail
 
@@ -38,6 +39,12 @@ port=$(pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $3
 as_postgres() { runuser -u postgres -- "$@"; }
 as_postgres psql -p "$port" -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'statclock'" | grep -q 1 ||
   as_postgres psql -p "$port" -qc "CREATE ROLE statclock LOGIN CREATEDB PASSWORD 'statclock'" >&2
+# The application's role for the tests: no CREATEDB, owns nothing; the tests' databases are
+# made and migrated by `statclock` (the owner) and this role is granted what the product needs.
+as_postgres psql -p "$port" -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'statclock_app'" | grep -q 1 ||
+  as_postgres psql -p "$port" -qc "CREATE ROLE statclock_app LOGIN PASSWORD 'statclock_app'" >&2
+# Membership lets the owner end the application role's sessions when it drops a test database.
+as_postgres psql -p "$port" -qc "GRANT statclock_app TO statclock" >&2 2>/dev/null || true
 as_postgres psql -p "$port" -qtAc "SELECT 1 FROM pg_database WHERE datname = 'statclock_test'" | grep -q 1 ||
   as_postgres psql -p "$port" -qc "CREATE DATABASE statclock_test OWNER statclock" >&2
 

@@ -22,6 +22,11 @@ from sqlalchemy.exc import DBAPIError
 from statutory_clock.store import db
 
 POSTGRES_URL = os.environ.get("STATCLOCK_TEST_POSTGRES_URL")
+# The application's role (scripts/test-postgres.sh creates it): the tests' databases are made and
+# migrated by the role of POSTGRES_URL, their owner, and the product runs as this one, as in
+# production. Without it (another server), everything runs as the owner.
+APP_ROLE = os.environ.get("STATCLOCK_TEST_POSTGRES_APP_ROLE", "statclock_app")
+APP_PASSWORD = os.environ.get("STATCLOCK_TEST_POSTGRES_APP_PASSWORD", "statclock_app")
 DEMO_DIR = Path(__file__).resolve().parents[1] / "include" / "demo"
 
 
@@ -45,8 +50,8 @@ def postgres_template() -> Iterator[str]:
     name = f"statclock_tmpl_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    db.upgrade(url)
+    owner = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    db.upgrade(_as_app(owner), owner=owner)
     yield name
     _drop_database(admin, name)
     admin.dispose()
@@ -71,26 +76,67 @@ def _drop_database(admin: Engine, name: str) -> None:
             time.sleep(0.25)
 
 
-def _fresh_postgres(template: str) -> Iterator[str]:
+def _app_role_exists() -> bool:
+    assert POSTGRES_URL
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": APP_ROLE}
+            ).first()
+    finally:
+        engine.dispose()
+    return found is not None
+
+
+def _as_app(owner_url: str) -> str:
+    """The same database as the application's role (or as the owner, if there is no such role)."""
+    if not _app_role_exists():
+        return owner_url
+    url = make_url(owner_url).set(username=APP_ROLE, password=APP_PASSWORD)
+    return url.render_as_string(hide_password=False)
+
+
+def _fresh_postgres_pair(template: str) -> Iterator[tuple[str, str]]:
+    """(application URL, owner URL) of a fresh copy of the migrated template database."""
     assert POSTGRES_URL
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     name = f"statclock_t_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    owner = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    yield _as_app(owner), owner
     _drop_database(admin, name)
     admin.dispose()
 
 
+def _fresh_postgres(template: str) -> Iterator[str]:
+    for app, _owner in _fresh_postgres_pair(template):
+        yield app
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def register_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty case register on each real database."""
+def register_urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(application URL, owner URL) of a migrated, empty case register on each real database.
+    On SQLite both are the same file; on PostgreSQL the owner may migrate, the application not."""
     if request.param == "sqlite":
         path = tmp_path / "register.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
+        yield f"sqlite:///{path}", f"sqlite:///{path}"
     else:
-        yield from _fresh_postgres(request.getfixturevalue("postgres_template"))
+        yield from _fresh_postgres_pair(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture
+def register_url(register_urls: tuple[str, str]) -> str:
+    """A migrated, empty case register on each real database, as the application's role."""
+    return register_urls[0]
+
+
+@pytest.fixture
+def register_owner_url(register_urls: tuple[str, str]) -> str:
+    """The same register as its owner (migrations; a DBA's tampering in the audit tests)."""
+    return register_urls[1]
 
 
 @pytest.fixture

@@ -268,13 +268,16 @@ def _holidays_command(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"clock": _clock_command, "rules": _rules_command, "holidays": _holidays_command}
-    from statutory_clock.register_cli import RegisterCommandError, run
+    from statutory_clock.register_cli import CheckFailed, RegisterCommandError, run
 
     try:
         output = commands[args.command](args) if args.command in commands else run(args)
     except (UserError, RegisterCommandError) as exc:
         print(f"statclock {args.command}: error: {exc}", file=sys.stderr)
         return USER_ERROR
+    except CheckFailed as exc:
+        print(exc)
+        return 1
     except (RulebookError, CalendarError) as exc:  # broken configuration, not the user's input
         print(f"statclock {args.command}: configuration error: {exc}", file=sys.stderr)
         return 1

@@ -28,8 +28,23 @@ class RegisterCommandError(Exception):
     """Bad input to a register command: one line on stderr, exit status 2."""
 
 
-def _actor(args: argparse.Namespace) -> str:
-    return str(args.by or os.environ.get("STATCLOCK_USER") or getpass.getuser())
+class CheckFailed(Exception):
+    """A check found a problem: its report goes to stdout and the exit status is 1."""
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry and no $USER
+        return f"uid {os.getuid()}"
+
+
+def _actor(args: argparse.Namespace) -> Any:
+    """Who is making the change: the OS login, which the audit trail records as the actor; a
+    ``--by`` name is recorded beside it as whom they act for, never instead of it."""
+    from statutory_clock.store.register import Actor
+
+    return Actor(_login(), args.by or None)
 
 
 def _today(args: argparse.Namespace) -> date:
@@ -44,7 +59,8 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
             help="SQLAlchemy URL (default: $STATCLOCK_DATABASE_URL or sqlite var/statclock.db)",
         )
         p.add_argument(
-            "--by", help="who is making the change (default: $STATCLOCK_USER or your login name)"
+            "--by",
+            help="whom you act for, recorded beside your login name (which is always recorded)",
         )
         p.add_argument(
             "--as-of",
@@ -122,10 +138,35 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
         p.add_argument("--expected-version", type=int)
         common(p)
 
+    trail = sub.add_parser("audit", help="the audit trail")
+    trail_sub = trail.add_subparsers(dest="audit_command", required=True)
+    verify = trail_sub.add_parser(
+        "verify",
+        help="check the audit trail's hash chain: exit 0 when intact, 1 at the first broken row",
+    )
+    verify.add_argument(
+        "--expect-head",
+        type=_head,
+        metavar="ID:HASH",
+        help="a head printed by an earlier verify: also proves no row after it went missing",
+    )
+    common(verify)
+
     demo = sub.add_parser("demo", help="the demo councils of the seed documents")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
     load = demo_sub.add_parser("load", help="migrate the register and load the demo cases")
     common(load)
+
+
+def _head(text: str) -> tuple[int, str]:
+    row, sep, digest = text.partition(":")
+    if not sep or not row.isdigit() or len(row) > 12 or len(digest) != 64:
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a head as verify prints it (ROW:64 hex digits)"
+        )
+    if any(c not in "0123456789abcdef" for c in digest):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r}: the hash is not lower-case hex")
+    return int(row), digest
 
 
 # -- implementations ---------------------------------------------------------------------------
@@ -466,7 +507,9 @@ def _case_audit(args: argparse.Namespace) -> str:
             .all()
         )
         return [
-            f"{r.at:%Y-%m-%d %H:%M:%S} {r.actor:<14} {r.action:<22} {r.entity:<34} "
+            f"{r.at:%Y-%m-%d %H:%M:%S} "
+            f"{r.actor + (f' for {r.on_behalf_of}' if r.on_behalf_of else ''):<14} "
+            f"{r.action:<22} {r.entity:<34} "
             f"{r.field or '':<12} {r.old or '-'} -> {r.new or '-'}"
             + (f"  ({r.reason})" if r.reason else "")
             for r in rows
@@ -526,6 +569,48 @@ def _milestone_adjust(args: argparse.Namespace) -> str:
     return f"{args.milestone} of {args.key} {what} (agreed by {args.agreed_by})."
 
 
+def _audit_verify(args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from statutory_clock.store.audit_chain import verify
+    from statutory_clock.store.db import application_role_problems
+    from statutory_clock.store.models import AuditEvent
+
+    engine = _engine(args)
+    table = AuditEvent.__table__
+    with engine.connect() as connection:
+        rows = connection.execute(select(table).order_by(table.c.id)).mappings()
+        verdict = verify(rows, args.expect_head)
+    warnings = [f"Warning: {problem}." for problem in application_role_problems(engine)]
+    if verdict.broken is not None:
+        intact = (
+            f"the {verdict.rows - 1:,} row(s) before it are intact (last good row "
+            f"{verdict.head_id})"
+            if verdict.head_id
+            else "no row before it is intact"
+        )
+        raise CheckFailed(
+            "\n".join(
+                [
+                    f"Audit trail BROKEN at row {verdict.broken.row_id}: {verdict.broken.problem}; "
+                    f"{intact}.",
+                    *warnings,
+                ]
+            )
+        )
+    if verdict.head_id is None:
+        return "\n".join(["The audit trail is empty.", *warnings])
+    return "\n".join(
+        [
+            f"Audit trail intact: {verdict.rows:,} rows, each chained to the one before it.",
+            f"Head: {verdict.head_id}:{verdict.head_hash}",
+            "Keep the head somewhere else; `statclock audit verify --expect-head <head>` later "
+            "also proves that no row after it has gone.",
+            *warnings,
+        ]
+    )
+
+
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("db", "upgrade"): _db_upgrade,
     ("case", "import"): _case_import,
@@ -538,5 +623,6 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("action", "update"): _action_update,
     ("milestone", "extend"): _milestone_adjust,
     ("milestone", "waive"): _milestone_adjust,
+    ("audit", "verify"): _audit_verify,
     ("demo", "load"): _demo_load,
 }

@@ -4,6 +4,12 @@ One setting chooses the database: ``STATCLOCK_DATABASE_URL`` (a SQLAlchemy URL).
 embedded default is a SQLite file, ``var/statclock.db`` under the working directory. PostgreSQL
 (16 in production, 15 works too) is the production database:
 ``postgresql+psycopg://user:password@host/statclock``.
+
+On PostgreSQL two roles keep the audit trail out of the application's reach: an owner role
+(``STATCLOCK_DATABASE_OWNER_URL``) owns the tables and runs the migrations; the application's
+role (the user of ``STATCLOCK_DATABASE_URL``) is granted what it needs and no more, and on
+``audit_event`` only INSERT and SELECT, so it can neither rewrite, delete, truncate the trail
+nor drop its triggers. See docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 URL_SETTING = "STATCLOCK_DATABASE_URL"
+OWNER_URL_SETTING = "STATCLOCK_DATABASE_OWNER_URL"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -78,11 +85,84 @@ def alembic_config(url: str | None = None) -> Any:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Migrate the register to ``revision`` (creating the database file if needed)."""
-    from alembic import command
+def owner_url() -> str | None:
+    return os.environ.get(OWNER_URL_SETTING) or None
 
-    command.upgrade(alembic_config(url), revision)
+
+def upgrade(url: str | None = None, revision: str = "head", owner: str | None = None) -> str | None:
+    """Migrate the register to ``revision`` (creating the database file if needed).
+
+    With an owner URL (``owner``, else ``STATCLOCK_DATABASE_OWNER_URL``) on PostgreSQL, the
+    migrations run as the owner and the application role named in ``url`` is then granted its
+    privileges. Returns the role granted, if any.
+    """
+    from alembic import command
+    from sqlalchemy.engine import make_url
+
+    app_url = url or default_url()
+    owner = owner or owner_url()
+    command.upgrade(alembic_config(owner or app_url), revision)
+    app_role = make_url(app_url).username
+    separate = owner is not None and app_role != make_url(owner).username
+    if owner and separate and app_url.startswith("postgresql") and app_role:
+        grant_application_role(owner, app_role)
+        return app_role
+    return None
+
+
+# Every table is the application's to read and write, except these two: the audit trail is
+# append-only (INSERT and SELECT), and the schema version is the owner's (SELECT).
+_APPEND_ONLY = ("audit_event",)
+_READ_ONLY = ("alembic_version",)
+
+
+def grant_application_role(owner: str, role: str) -> None:
+    """Grant ``role`` its privileges on every table and sequence; run after each migration, so
+    tables a later migration adds are covered too. Idempotent."""
+    engine = create_engine(owner)
+    try:
+        with engine.begin() as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            who = quote(role)
+            connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {who}")
+            connection.exec_driver_sql(
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {who}"
+            )
+            connection.exec_driver_sql(
+                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}"
+            )
+            for table in (*_APPEND_ONLY, *_READ_ONLY):
+                connection.exec_driver_sql(
+                    f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {quote(table)} "
+                    f"FROM {who}"
+                )
+            for table in _READ_ONLY:
+                connection.exec_driver_sql(f"REVOKE INSERT ON {quote(table)} FROM {who}")
+    finally:
+        engine.dispose()
+
+
+def application_role_problems(engine: Engine) -> list[str]:
+    """What the connected role may do to the audit trail that it should not (PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    problems = []
+    with engine.connect() as connection:
+        owns = connection.exec_driver_sql(
+            "SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'audit_event'"
+        ).scalar()
+        if owns:
+            problems.append(
+                "the application's role owns audit_event (it could drop the triggers): "
+                f"migrate with {OWNER_URL_SETTING} set to a separate owner role"
+            )
+        for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+            allowed = connection.exec_driver_sql(
+                f"SELECT has_table_privilege(current_user, 'audit_event', '{privilege}')"
+            ).scalar()
+            if allowed and not owns:
+                problems.append(f"the application's role may {privilege} audit_event")
+    return problems
 
 
 def current_revision(engine: Engine) -> str | None:
