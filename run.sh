@@ -17,7 +17,10 @@ export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Europe/London
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${STATCLOCK_UI_USER:-admin}:admin"
 export AIRFLOW__API__PORT="${STATCLOCK_UI_PORT:-8080}"
-export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:${AIRFLOW__API__PORT}/execution/"
+# The UI and API listen on this machine only unless told otherwise (STATCLOCK_UI_HOST=0.0.0.0
+# for every interface: put TLS in front first, see docs/deployment.md).
+export AIRFLOW__API__HOST="${STATCLOCK_UI_HOST:-127.0.0.1}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:${AIRFLOW__API__PORT}/execution/"
 export STATCLOCK_DATABASE_URL="${STATCLOCK_DATABASE_URL:-sqlite:///$ROOT/var/statclock.db}"
 export STATCLOCK_PACKS_DIR="${STATCLOCK_PACKS_DIR:-$ROOT/var/packs}"
 export STATCLOCK_PROGRAMME_MANAGER="${STATCLOCK_PROGRAMME_MANAGER:-programme.manager@localhost}"
@@ -61,7 +64,7 @@ pids+=($!)
 
 for _ in $(seq 1 180); do
   if python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
-      "http://localhost:${AIRFLOW__API__PORT}/api/v2/monitor/health" >/dev/null 2>&1; then
+      "http://127.0.0.1:${AIRFLOW__API__PORT}/api/v2/monitor/health" >/dev/null 2>&1; then
     break
   fi
   if ! kill -0 "${pids[1]}" 2>/dev/null; then
@@ -88,7 +91,7 @@ fi
 cat <<MSG
 
   statclock is running.
-    Airflow UI:     http://localhost:${AIRFLOW__API__PORT}
+    Airflow UI:     http://localhost:${AIRFLOW__API__PORT}  (listening on ${AIRFLOW__API__HOST})
     Log in as:      ${STATCLOCK_UI_USER:-admin} / ${password}
     Emails land in: $ROOT/var/mail/  (one .eml file per email; open with any mail client)
     Mail catcher:   127.0.0.1:$MAIL_PORT (log: var/mail-catcher.log)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
+from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
 
 FRAMEWORKS = ["sif", "ilacs", "focused_visit", "slac2009"]
 JUDGEMENTS = [None, "inadequate", "requires_improvement", "good", "outstanding", "adequate"]
@@ -107,7 +107,12 @@ def register_inspection() -> None:
         try:
             doc = parse_case_data(case_document(params), "register_inspection")
             with transaction(register_engine()) as session:
-                case = import_case(session, doc, "register_inspection DAG", run_as_of(context))
+                case = import_case(
+                    session,
+                    doc,
+                    run_actor(context, "register_inspection DAG"),
+                    run_as_of(context),
+                )
                 summary = (
                     f"Registered {case.key}: {case.local_authority.name}, "
                     f"{len(case.milestones)} milestones"

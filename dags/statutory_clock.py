@@ -14,7 +14,7 @@ import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 
-from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
+from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
 from statclock_airflow.timetables import WorkingDayTimetable
 
 
@@ -36,7 +36,7 @@ def statutory_clock() -> None:
 
         as_of = run_as_of(context)
         with transaction(register_engine()) as session:
-            results = recompute_all(session, as_of, actor="statutory_clock DAG")
+            results = recompute_all(session, as_of, actor=run_actor(context, "statutory_clock DAG"))
         summary = {
             "cases": len(results),
             "added": sum(len(r.added) for r in results),

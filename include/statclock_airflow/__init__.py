@@ -59,6 +59,14 @@ def register_engine() -> Any:
     return make_engine(register_url())
 
 
+def run_actor(context: Any, fallback: str) -> str:
+    """Who the audit trail records for this run: the authenticated Airflow user who triggered
+    it (the form, the REST API, the Trigger button), else ``fallback`` (scheduled and asset runs
+    are the system's own doing: name the DAG)."""
+    user = getattr(context["dag_run"], "triggering_user_name", None)
+    return str(user) if user else fallback
+
+
 def run_as_of(context: Any) -> date:
     """The day a run is for, in Europe/London.
 

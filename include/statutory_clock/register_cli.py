@@ -227,8 +227,17 @@ def run(args: argparse.Namespace) -> str:
 
 
 def _db_upgrade(args: argparse.Namespace) -> str:
+    from statutory_clock.store.db import application_role_problems, owner_url
+
     engine = _engine(args, migrate=True)
-    return f"Register at {_safe(str(engine.url))} is at the latest schema."
+    lines = [f"Register at {_safe(str(engine.url))} is at the latest schema."]
+    if owner_url() and engine.dialect.name == "postgresql":
+        lines.append(
+            f"Migrated as the owner; role {engine.url.username} granted its privileges "
+            "(INSERT and SELECT only on the audit trail)."
+        )
+    lines += [f"Warning: {problem}." for problem in application_role_problems(engine)]
+    return "\n".join(lines)
 
 
 def _load_files(paths: list[Path]) -> list[dict[str, Any]]:
