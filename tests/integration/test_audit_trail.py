@@ -327,3 +327,39 @@ def test_upgrading_chains_the_rows_written_before_the_chain(register_url, regist
         register.audit(session, "tester", "after the upgrade", None, "register")
     assert _rows(engine)[-1]["prev_hash"] == previous
     engine.dispose()
+
+
+def test_db_upgrade_as_the_owner_grants_the_application_role(monkeypatch, capsys):
+    """`statclock db upgrade` as docker-compose's airflow-init runs it, on an empty database."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_URL, _as_app, _drop_database
+
+    if not POSTGRES_URL:
+        pytest.skip("STATCLOCK_TEST_POSTGRES_URL is not set (./test.sh sets it)")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"statclock_up_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    owner = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    app = _as_app(owner)
+    if app == owner:
+        pytest.skip("no separate application role on this server")
+    try:
+        monkeypatch.setenv(db.OWNER_URL_SETTING, owner)
+        assert main(["db", "upgrade", "--database-url", app]) == 0
+        output = capsys.readouterr().out
+        assert f"role {make_url(app).username} granted its privileges" in output
+        assert "Warning" not in output
+        engine = db.make_engine(app)
+        with db.transaction(engine) as session:
+            register.audit(session, "tester", "written as the application", None, "register")
+        with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as conn:
+            conn.execute(text("UPDATE audit_event SET actor = 'x'"))
+        engine.dispose()
+    finally:
+        _drop_database(admin, name)
+        admin.dispose()
