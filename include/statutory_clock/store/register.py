@@ -95,6 +95,17 @@ class Actor:
     def __str__(self) -> str:
         return f"{self.user} (for {self.on_behalf_of})" if self.on_behalf_of else self.user
 
+    @property
+    def label(self) -> str:
+        """A name for a 200-character column (an event's ``recorded_by``): both names when
+        they fit, else the authenticated one, which is never dropped."""
+        whole = str(self)
+        return whole if len(whole) <= 200 else self.user[:200]
+
+
+def _as_actor(actor: str | Actor) -> Actor:
+    return actor if isinstance(actor, Actor) else Actor(actor)
+
 
 def lock_for_writing(session: Session) -> None:
     """Become the register's one writer until this transaction ends.
@@ -134,7 +145,7 @@ def audit(
     reason: str | None = None,
 ) -> None:
     """Append one row to the audit trail, sealed into the hash chain."""
-    who = actor if isinstance(actor, Actor) else Actor(actor)
+    who = _as_actor(actor)
     head_id, head_hash = _chain_head(session)
     row = AuditEvent(
         id=head_id + 1,
@@ -845,7 +856,7 @@ def record_event(
             note,
         )
         previous.date, previous.precision, previous.note = day, "day", note
-        previous.recorded_by = str(actor)
+        previous.recorded_by = _as_actor(actor).label
     else:
         position = max((e.position for e in case.events), default=0) + 1
         case.events.append(
@@ -856,7 +867,7 @@ def record_event(
                 date=day,
                 precision="day",
                 note=note,
-                recorded_by=str(actor),
+                recorded_by=_as_actor(actor).label,
             )
         )
         audit(session, actor, "event recorded", key, f"event {milestone}", "date", None, day, note)
