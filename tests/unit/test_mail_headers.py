@@ -38,6 +38,8 @@ ENCODED_WORD = "=?utf-8?q?X=0D=0AReply-To:_attacker@example.com=0D=0ABcc:_a@exam
 BIDI = "\u202e\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u200e\u200f\u061c"
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 BASE_HEADERS = ["subject", "from", "to", "date", "message-id"]
+SINGLE_PART = ["content-type", "content-transfer-encoding", "mime-version"]
+MULTIPART = ["content-type", "mime-version"]
 # Text mixed with the pieces header injection is made of.
 HOSTILE_PIECES = [
     ENCODED_WORD,
@@ -128,10 +130,7 @@ def test_any_text_reaches_the_wire_as_exactly_one_subject(value):
     message.set_content("body\n")
     sealed(message)  # never refuses safe text
     back = wire(message)
-    assert names(back) == sorted(
-        [*BASE_HEADERS, "x-statclock-case", "content-type", "content-transfer-encoding"]
-        + ["mime-version"]
-    )
+    assert names(back) == sorted([*BASE_HEADERS, "x-statclock-case", *SINGLE_PART])
     # The text itself comes back, except that a space between two encoded words may be lost:
     # Python's folder can end one encoded word at a space, and RFC 2047 says whitespace between
     # adjacent encoded words is not displayed. Cosmetic, and never a line break or a header.
@@ -292,8 +291,7 @@ def test_a_reminder_from_hostile_register_data_has_only_its_own_headers(kind):
     message = compose(reminder, "pm@council.example", "statclock@council.example", AT, "<r1.a@x>")
     back = wire(message)
     assert names(back) == sorted(
-        [*BASE_HEADERS, "x-statclock-case", "x-statclock-item", "x-statclock-reminder"]
-        + ["content-type", "mime-version"]
+        [*BASE_HEADERS, "x-statclock-case", "x-statclock-item", "x-statclock-reminder", *MULTIPART]
     )
     subject = str(back["Subject"])
     assert subject == subject_for(reminder)
@@ -320,8 +318,6 @@ def test_a_reminder_to_an_unusable_address_is_refused():
 
 def test_the_watchdog_alert_uses_the_same_checks():
     alert = alert_message(date(2017, 12, 4), "pm@council.example", "statclock@localhost")
-    assert names(wire(alert)) == sorted(
-        [*BASE_HEADERS, "content-type", "content-transfer-encoding", "mime-version"]
-    )
-    with pytest.raises(MessageBuildError, match="^To: "):
+    assert names(wire(alert)) == sorted([*BASE_HEADERS, *SINGLE_PART])
+    with pytest.raises(MessageBuildError, match=r"^To: "):
         alert_message(date(2017, 12, 4), "pm@council.example\n", "statclock@localhost")
