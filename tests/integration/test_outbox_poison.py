@@ -410,6 +410,38 @@ def test_the_programme_manager_is_told_once_and_the_run_fails_after_sending_the_
     assert next(r for r in ledger(demo) if r.id == poison.id).attempts == 2
 
 
+def test_failures_the_programme_manager_could_not_be_told_are_told_by_the_next_run(demo, relay):
+    corrupt(
+        demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", f"{DEBBIE}\n")
+    )
+    plan(demo, MONDAY)
+
+    def run(manager: str) -> str:
+        with smtp(relay) as deliver, pytest.raises(DeliveryFailed) as failed:
+            run_sends(demo, deliver, SENDER, manager, "reminders DAG")
+        return str(failed.value)
+
+    def reported() -> list[str]:
+        with transaction(demo) as session:
+            return list(
+                session.execute(
+                    select(AuditEvent.entity).where(AuditEvent.action == FAILURE_REPORTED)
+                ).scalars()
+            )
+
+    assert run("pm@council.example\n").endswith(
+        "the programme manager could not be told (MessageBuildError: To: "
+        "'pm@council.example\\n' is not a usable email address (The part after the @-sign "
+        "contains invalid characters: U+000A.))"
+    )
+    assert reported() == []
+    assert not [m for m in relay.messages() if "could not be sent" in m["Subject"]]
+
+    assert run(PM).endswith(f"the programme manager ({PM}) has been told")
+    assert len(reported()) == 1
+    assert len([m for m in relay.messages() if "could not be sent" in m["Subject"]]) == 1
+
+
 def test_a_run_with_nothing_failed_returns_its_report(demo, relay):
     plan(demo, MONDAY)
     with smtp(relay) as deliver:

@@ -64,8 +64,7 @@ class DeliveryFailed(RuntimeError):
 class Notice:
     """What became of telling the programme manager about a run's failures."""
 
-    reported: tuple[SendFailure, ...]  # listed in this run's notice
-    earlier: int  # failures already reported by an earlier run or try
+    reported: tuple[SendFailure, ...]  # listed in this run's notice (none: all told before)
     problem: str | None = None  # why the notice could not be sent, if it could not
 
 
@@ -123,15 +122,15 @@ def tell_programme_manager(
         )
     new = tuple(f for entity, f in entities.items() if entity not in done)
     if not new:
-        return Notice(reported=(), earlier=len(done))
+        return Notice(reported=())
     try:
         send(failure_notice(new, programme_manager, sender, at))
     except MessageBuildError as error:
-        return Notice(reported=(), earlier=len(done), problem=describe(error))
+        return Notice(reported=(), problem=describe(error))
     except (smtplib.SMTPException, OSError) as error:
         if not refused_by_relay(error):
             raise
-        return Notice(reported=(), earlier=len(done), problem=describe(error))
+        return Notice(reported=(), problem=describe(error))
     with transaction(engine) as session:
         for failure in new:
             audit(
@@ -145,7 +144,7 @@ def tell_programme_manager(
                 failure.reason,
                 f"told {header_text(programme_manager, 200)}",
             )
-    return Notice(reported=new, earlier=len(done))
+    return Notice(reported=new)
 
 
 def _entity(failure: SendFailure) -> str:
