@@ -89,12 +89,17 @@ def board_pack() -> None:
 
     @task(trigger_rule="all_done")
     def send_packs() -> int:
-        """Email every archived pack still pending, exactly once per recipient."""
+        """Email every archived pack still pending, exactly once per recipient; a pack email
+        that fails is marked failed, the programme manager is told, and the task fails."""
         from statclock_airflow.mail import smtp_sender
-        from statutory_clock.store.outbox import PACK_PREFIX, send_pending
+        from statutory_clock.store.delivery import run_sends
+        from statutory_clock.store.outbox import PACK_PREFIX
 
+        manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
-            report = send_pending(register_engine(), send, sender, item_prefix=PACK_PREFIX)
+            report = run_sends(
+                register_engine(), send, sender, manager, "board_pack DAG", item_prefix=PACK_PREFIX
+            )
         print(f"{report.sent} pack email(s) sent")
         return report.sent
 

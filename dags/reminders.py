@@ -10,6 +10,11 @@ basis and citation, and an .ics calendar entry.
 `send_reminders` sends each pending row and marks it sent. A retried or re-run task never sends
 a duplicate; if the mail server is down the task fails and retries, and nothing is lost. A
 missed day is caught up with the single most relevant reminder, not a burst.
+
+A message that cannot be built from the register's data, or that the mail server refuses, is
+marked failed on its own ledger row and every other reminder still goes out; the programme
+manager is emailed once about each such failure, the task then fails (red) naming them, and
+the next run tries them again (see `docs/mail-delivery.md`).
 """
 
 from __future__ import annotations
@@ -49,26 +54,19 @@ def reminders() -> None:
 
     @task
     def send_reminders(**context: object) -> int:
-        """Send every pending reminder; each is marked sent in the same transaction."""
+        """Send every pending reminder; each is marked sent (or failed) in its own transaction."""
         from statclock_airflow.mail import smtp_sender
-        from statutory_clock.store.db import transaction
-        from statutory_clock.store.outbox import send_pending
-        from statutory_clock.store.register import audit
+        from statutory_clock.store.delivery import run_sends
 
-        engine = register_engine()
+        manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
-            report = send_pending(engine, send, sender)
-        as_of = run_as_of(context)
-        with transaction(engine) as session:  # the watchdog looks for this heartbeat
-            audit(
-                session,
+            report = run_sends(
+                register_engine(),
+                send,
+                sender,
+                manager,
                 "reminders DAG",
-                "reminders run completed",
-                None,
-                f"reminders {as_of.isoformat()}",
-                None,
-                None,
-                report.sent,
+                heartbeat_for=run_as_of(context),  # the watchdog looks for this heartbeat
             )
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent

@@ -227,7 +227,7 @@ class MailCatcher:
             raise RuntimeError("The mail catcher is already running")
         self.directory.mkdir(parents=True, exist_ok=True)
         _check_port_is_free(self.host, self._requested_port)
-        handler = _SaveToDirectory(self.directory, _next_sequence(self.directory))
+        handler = self._make_handler(_next_sequence(self.directory))
         controller = _Controller(
             handler,
             hostname=self.host,
@@ -245,6 +245,10 @@ class MailCatcher:
             raise
         self._port = controller.port
         self._controller = controller
+
+    def _make_handler(self, next_sequence: int) -> _SaveToDirectory:
+        """The aiosmtpd handler; tests override it to act as a relay that refuses or drops."""
+        return _SaveToDirectory(self.directory, next_sequence)
 
     def stop(self) -> None:
         """Stop listening and wait for the server thread to end; harmless if not running."""

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 from functools import cache
 from html import escape
 from importlib import resources
@@ -26,8 +26,13 @@ import yaml
 
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.dates import long_date
+from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 
 CHANGED = "deadline_changed"
+# Characters of a title and of a council's name kept in a subject line: with the words and
+# the date around them, the longest subject still fits in mail_headers.MAX_SUBJECT.
+SUBJECT_TITLE = 90
+SUBJECT_AUTHORITY = 80
 
 
 class PolicyError(ValueError):
@@ -232,17 +237,15 @@ def _when(reminder: Reminder) -> str:
 
 
 def subject_for(reminder: Reminder) -> str:
+    """The subject line; each value from the register is made safe and capped on its own, so a
+    very long name cannot push the date out of the subject."""
     item = reminder.item
+    title = header_text(item.title, SUBJECT_TITLE)
+    authority = header_text(item.authority, SUBJECT_AUTHORITY)
     if reminder.kind == CHANGED:
-        return f"Deadline changed: {item.title}, now {long_date(item.due)} ({item.authority})"
+        return f"Deadline changed: {title}, now {long_date(item.due)} ({authority})"
     prefix = "Overdue" if reminder.working_days < 0 else "Reminder"
-    return f"{prefix}: {item.title}, {_when(reminder)}, {long_date(item.due)} ({item.authority})"
-
-
-def message_id_for(case_key: str, item: str, kind: str, version: int, recipient: str) -> str:
-    """Deterministic Message-ID: if a crash ever made us resend, clients see the same message."""
-    token = f"{case_key}.{item}.{kind}.v{version}.{recipient}".replace(":", "-").replace("@", "-")
-    return f"<{token}@statclock>"
+    return f"{prefix}: {title}, {_when(reminder)}, {long_date(item.due)} ({authority})"
 
 
 def compose(
@@ -255,15 +258,18 @@ def compose(
     """One email: plain text and HTML alternatives, with the deadline as an .ics attachment."""
     item = reminder.item
     lines = _body_lines(reminder)
-    msg = EmailMessage()
-    msg["Subject"] = subject_for(reminder)
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Date"] = format_datetime(sent_at)
-    msg["Message-ID"] = message_id or make_msgid(domain="statclock")
-    msg["X-Statclock-Case"] = item.case_key
-    msg["X-Statclock-Item"] = item.item
-    msg["X-Statclock-Reminder"] = f"{reminder.kind}; due-version {item.due_version}"
+    msg = start_message(
+        subject=subject_for(reminder),
+        sender=sender,
+        recipient=recipient,
+        sent_at=sent_at,
+        message_id=message_id or make_msgid(domain="statclock"),
+        extra=[
+            ("X-Statclock-Case", item.case_key),
+            ("X-Statclock-Item", item.item),
+            ("X-Statclock-Reminder", f"{reminder.kind}; due-version {item.due_version}"),
+        ],
+    )
     msg.set_content("\n".join(text for text, _ in lines) + "\n")
     html = "".join(
         f"<{tag}>{escape(text)}</{tag}>" if tag else "<hr>" for text, tag in lines if text
@@ -277,10 +283,10 @@ def compose(
         ics_for(item, sent_at).encode("utf-8"),
         maintype="text",
         subtype="calendar",
-        filename=f"{item.case_key}-{item.item.split(':')[-1]}.ics",
+        filename=safe_filename(f"{item.case_key}-{item.item.split(':')[-1]}.ics"),
         params={"method": "PUBLISH"},
     )
-    return msg
+    return sealed(msg)
 
 
 def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:

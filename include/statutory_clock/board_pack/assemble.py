@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.dates import long_date
 from statutory_clock.engine import add_months
+from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 from statutory_clock.rules import load_rulebooks
 from statutory_clock.store.models import BoardPack, Inspection, LocalAuthority
 from statutory_clock.store.register import audit, calendar_for, get_case, persisted_status
@@ -32,6 +33,9 @@ PACK_LEAD_WORKING_DAYS = 5  # a pack is ready this many working days before the 
 DEFAULT_PACK_WORKING_DAY = 5  # with no meeting dates: monthly, on the fifth working day
 RAG_KEYS = ("red", "amber", "green", "complete", "not_rated")
 MONITORING_RULES = ("first_monitoring_visit", "monitoring_visit")
+# Characters of a board's and a council's name kept in a pack email's subject line.
+SUBJECT_BOARD = 80
+SUBJECT_AUTHORITY = 100
 
 
 class PackError(ValueError):
@@ -473,32 +477,33 @@ def compose_pack_email(
     pack: BoardPack, case: Inspection, recipient: str, sender: str, at: datetime, message_id: str
 ) -> EmailMessage:
     """The pack as an email: the HTML pack as the body, a short text part, the PDF attached."""
-    from email.utils import format_datetime
-
-    board = (case.board.name or "").strip() if case.board else ""
+    board = header_text(case.board.name or "", SUBJECT_BOARD) if case.board else ""
     board = board or "Improvement board"
+    authority = header_text(case.local_authority.name, SUBJECT_AUTHORITY)
+    period = header_text(pack.period_label, 40)
     meeting = f" for the meeting on {long_date(pack.meeting_date)}" if pack.meeting_date else ""
-    msg = EmailMessage()
-    msg["Subject"] = (
-        f"{board} pack: {case.local_authority.name}, {pack.period_label}"
-        f"{meeting} (version {pack.version})"
+    msg = start_message(
+        subject=f"{board} pack: {authority}, {period}{meeting} (version {pack.version})",
+        sender=sender,
+        recipient=recipient,
+        sent_at=at,
+        message_id=message_id,
+        extra=[
+            ("X-Statclock-Case", case.key),
+            ("X-Statclock-Item", f"board_pack:{pack.period_label}"),
+        ],
     )
-    msg["From"], msg["To"] = sender, recipient
-    msg["Date"] = format_datetime(at)
-    msg["Message-ID"] = message_id
-    msg["X-Statclock-Case"] = case.key
-    msg["X-Statclock-Item"] = f"board_pack:{pack.period_label}"
     msg.set_content(
-        f"The {board} pack for {case.local_authority.name}, {pack.period_label}{meeting}, "
+        f"The {board} pack for {authority}, {period}{meeting}, "
         f"is attached as a PDF (version {pack.version}, SHA-256 {pack.sha256}).\n\n"
         "The same pack follows as the HTML part of this email.\n"
     )
     msg.add_alternative(Path(pack.html_path).read_text(encoding="utf-8"), subtype="html")
-    filename = f"{case.key}-{_safe(pack.period_label)}-v{pack.version}.pdf"
+    filename = safe_filename(f"{case.key}-{_safe(pack.period_label)}-v{pack.version}.pdf")
     msg.add_attachment(
         Path(pack.pdf_path).read_bytes(), maintype="application", subtype="pdf", filename=filename
     )
-    return msg
+    return sealed(msg)
 
 
 def make_pack(

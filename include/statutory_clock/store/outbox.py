@@ -6,24 +6,42 @@ Two steps, each idempotent:
    writes one ``pending`` ledger row per (case, item, kind, due-date version, recipient). The
    unique key makes a second decision for the same thing impossible, whichever run or retry
    makes it. Pending rows superseded by a more relevant reminder are marked ``superseded``.
-2. :func:`send_pending` sends each pending row in its own transaction: lock the row, send the
-   email, mark it ``sent``, commit. If the SMTP server is down the send raises, the row stays
-   pending and the task fails (and retries); nothing is lost and nothing sent twice. The one
-   window left, between the server accepting a message and the commit, is closed as far as
-   SMTP allows by a deterministic Message-ID, so a resend is the same message to a mail client.
+2. :func:`send_pending` sends each pending row in its own transaction: lock the row, build the
+   email, send it, mark it ``sent``, commit. If the SMTP server is down or the connection is
+   lost, the send raises, the row stays as it was and the batch stops (the task fails and
+   Airflow retries); nothing is lost and nothing sent twice.
+
+Poison rows: a message that cannot be built safely from the register's data (a name with a
+line break, an address ending in a newline; see :mod:`statutory_clock.mail_headers`) or that
+the relay refuses (``550`` for one recipient) is marked ``failed`` on its own row, with the
+reason and ``attempts + 1``, committed in that row's transaction, and the batch goes on: one
+council's bad data never stops another council's reminders. Failed rows are tried again by
+the next send (a task retry or the next day's run) until :data:`MAX_SEND_ATTEMPTS`; the decide
+step supersedes a failed row that is no longer the most relevant reminder, as it does a
+pending one, so it is never sent late. :mod:`statutory_clock.store.delivery` turns the failures
+into a notice to the programme manager and a failed task.
+
+The one window left, between the relay accepting a message (``250`` after DATA) and the
+commit, cannot be closed with SMTP: a crash there sends the message again on the retry. Each
+row's Message-ID is short and the same on every try (:func:`ledger_message_id`), so a
+receiving system can de-duplicate (see ``docs/mail-delivery.md`` for the window's measured
+size).
 """
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from statutory_clock.calendar import WorkingDayCalendar
+from statutory_clock.mail_headers import header_text, message_id, sender_address
 from statutory_clock.reminders import (
     CHANGED,
     Reminder,
@@ -31,22 +49,90 @@ from statutory_clock.reminders import (
     ReminderPolicy,
     compose,
     decide_all,
-    message_id_for,
     still_relevant,
     working_days_to,
 )
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
-from statutory_clock.store.register import calendar_for
+from statutory_clock.store.register import calendar_for, lock_for_writing
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
+# Rows a send picks up, and that the decide step may supersede.
+UNSENT = ("pending", "failed")
+# A failed row is tried this many times in all, then left failed. With the DAGs' 3 task
+# retries a poison row is tried 4 times on the day it fails, so 10 spans that day and the next
+# two runs: time for someone to correct the data (the programme manager is told at the first
+# failure) without chasing a message that can never go forever.
+MAX_SEND_ATTEMPTS = 10
+# Characters of a failure reason kept on the ledger row and in notices.
+MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """One ledger row whose message could not be built or was refused by the relay."""
+
+    row_id: int
+    case_key: str
+    item: str
+    kind: str
+    recipient: str
+    reason: str  # one line: the exception's class and message
+    attempts: int  # including this one
+    will_retry: bool  # False once MAX_SEND_ATTEMPTS is reached: the row stays failed
 
 
 @dataclass(frozen=True)
 class SendReport:
     sent: int
     skipped: int  # already sent or superseded by another worker meanwhile
+    failures: tuple[SendFailure, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def describe(error: BaseException) -> str:
+    """An exception as one line of at most :data:`MAX_REASON` characters: class and message,
+    with an SMTP reply shown as its code and text rather than a bytes repr."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        detail = "; ".join(
+            f"{rcpt}: {code} {_reply(text)}" for rcpt, (code, text) in error.recipients.items()
+        )
+    elif isinstance(error, smtplib.SMTPResponseException):
+        detail = f"{error.smtp_code} {_reply(error.smtp_error)}"
+    else:
+        detail = str(error)
+    return header_text(f"{type(error).__name__}: {detail}", MAX_REASON)
+
+
+def _reply(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
+def refused_by_relay(error: BaseException) -> bool:
+    """True if the relay refused this one message and the connection is still usable.
+
+    Per message: a recipient, sender or message refused with a reply code (``550 no such
+    mailbox``, ``552 too big``, ``451`` after DATA), or a message smtplib itself cannot send
+    (it needs SMTPUTF8). The server gone instead: the connection dropped or refused, a timeout,
+    or ``421`` (the server is closing the connection, which smtplib then closes too); so is any
+    other ``OSError`` and any SMTP error this does not recognise, so that the batch stops and
+    its rows stay as they were, to be tried again when the server is back.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code != 421 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        return True
+    if isinstance(
+        error, smtplib.SMTPConnectError | smtplib.SMTPHeloError | smtplib.SMTPAuthenticationError
+    ):
+        return False
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code != 421
+    return False
 
 
 def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]]:
@@ -133,7 +219,14 @@ def plan_reminders(
     programme_manager: str,
     calendar: WorkingDayCalendar | None = None,
 ) -> list[ReminderLedger]:
-    """Decide today's reminders and record each as a pending ledger row (caller's transaction)."""
+    """Decide today's reminders and record each as a pending ledger row (caller's transaction).
+
+    Two decide steps at once (a manual re-run beside the scheduled one) are serialised: on
+    PostgreSQL by the register's writer lock taken first (SQLite's ``BEGIN IMMEDIATE`` already
+    does it), so the second waits, then reads the first one's rows and decides nothing new,
+    instead of failing on the ledger's unique key.
+    """
+    lock_for_writing(session)
     calendar = calendar or calendar_for(session)
     cases = _open_cases(session)
     case_ids = {c.key: c.id for c in cases}
@@ -151,7 +244,7 @@ def plan_reminders(
             continue  # board packs share the ledger but are not reminders
         key = (by_case_id.get(row.inspection_id, ""), row.item)
         ledger.setdefault(key, set()).add((row.reminder_kind, row.due_version))
-        if row.state == "pending":
+        if row.state in UNSENT:  # a failed row is retried only while it is still relevant
             pending.setdefault(key, []).append(row)
         elif row.reminder_kind != CHANGED and (
             key not in last_told or row.due_version > last_told[key][0]
@@ -160,8 +253,9 @@ def plan_reminders(
     items = [item for case in cases for item in case_items(case)]
     previous_due = {key: told_due for key, (version, told_due) in last_told.items()}
     decisions = decide_all(items, as_of, policy, calendar, ledger, previous_due, programme_manager)
-    # A reminder decided on an earlier day but never sent (the mail server was down) is sent
-    # now if it is still the most relevant one; otherwise a newer one replaces it.
+    # A reminder decided on an earlier day but never sent (the mail server was down, or it
+    # failed) is sent now if it is still the most relevant one; otherwise a newer one replaces
+    # it and it is superseded, never sent late.
     by_key = {(item.case_key, item.item): item for item in items}
     for key, stale in pending.items():
         item = by_key.get(key)
@@ -195,14 +289,23 @@ def send_pending(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     item_prefix: str | None = None,
 ) -> SendReport:
-    """Send every pending ledger row (those whose item starts with ``item_prefix``, if given),
-    each in its own transaction (see the module docstring)."""
-    query = select(ReminderLedger.id).where(ReminderLedger.state == "pending")
+    """Send every pending ledger row, and every failed one with attempts left (those whose item
+    starts with ``item_prefix``, if given), each in its own transaction (see the module
+    docstring). A row that fails is recorded and reported; a connection failure raises.
+    """
+    sender = sender_address(sender)  # a bad configured sender stops the batch before any row
+    query = select(ReminderLedger.id).where(
+        or_(
+            ReminderLedger.state == "pending",
+            (ReminderLedger.state == "failed") & (ReminderLedger.attempts < MAX_SEND_ATTEMPTS),
+        )
+    )
     if item_prefix is not None:
         query = query.where(ReminderLedger.item.startswith(item_prefix))
     with transaction(engine) as session:
         ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
     sent = skipped = 0
+    failures: list[SendFailure] = []
     for row_id in ids:
         with transaction(engine) as session:
             row = session.execute(
@@ -210,18 +313,66 @@ def send_pending(
                 .where(ReminderLedger.id == row_id)
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
-            if row is None or row.state != "pending":
+            if row is None or not _sendable(row):
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
-            message = _message_for(session, row, sender, now())
+            try:
+                message = _message_for(session, row, sender, now())
+            except SQLAlchemyError:
+                raise  # the register itself is in trouble: not this row's fault
+            except Exception as error:
+                # Whatever stops this one message being built (MessageBuildError, the email
+                # package refusing a header, a pack's archived file gone, even a bug met only by
+                # this row's data) must not stop every other council's: it is recorded on the
+                # row, reported to the programme manager and fails the task, so it is seen.
+                failures.append(_fail(session, row, error))
+                continue
             if message is None:  # the item moved or went since the decision: a new one follows
                 row.state = "superseded"
                 skipped += 1
                 continue
-            send(message)  # raises if the server refuses: the row stays pending
-            row.state, row.sent_at, row.message_id = "sent", now(), message["Message-ID"]
+            try:
+                send(message)
+            except (smtplib.SMTPException, OSError, ValueError) as error:
+                if not isinstance(error, ValueError) and not refused_by_relay(error):
+                    raise  # the server is gone: this row and the rest stay as they were
+                failures.append(_fail(session, row, error))
+                continue
+            row.state, row.sent_at = "sent", now()
+            row.message_id = str(message["Message-ID"])
+            row.attempts = (row.attempts or 0) + 1
         sent += 1
-    return SendReport(sent=sent, skipped=skipped)
+    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures))
+
+
+def _sendable(row: ReminderLedger) -> bool:
+    if row.state == "pending":
+        return True
+    return row.state == "failed" and (row.attempts or 0) < MAX_SEND_ATTEMPTS
+
+
+def _fail(session: Session, row: ReminderLedger, error: BaseException) -> SendFailure:
+    """Mark ``row`` failed with the reason; committed with the row's transaction."""
+    row.state, row.failure = "failed", describe(error)
+    row.attempts = (row.attempts or 0) + 1
+    key = session.execute(
+        select(Inspection.key).where(Inspection.id == row.inspection_id)
+    ).scalar_one()
+    return SendFailure(
+        row_id=row.id,
+        case_key=key,
+        item=row.item,
+        kind=row.reminder_kind,
+        recipient=row.recipient,
+        reason=row.failure,
+        attempts=row.attempts,
+        will_retry=row.attempts < MAX_SEND_ATTEMPTS,
+    )
+
+
+def ledger_message_id(row: ReminderLedger, case_key: str) -> str:
+    """The row's Message-ID: short, and the same on every try (see mail_headers.message_id)."""
+    return message_id(row.id, case_key, row.item, row.reminder_kind, row.due_version, row.recipient)
 
 
 def queue_pack(
@@ -265,10 +416,9 @@ def _pack_message(
         .where(Inspection.id == row.inspection_id)
         .options(selectinload(Inspection.local_authority), selectinload(Inspection.board))
     ).scalar_one()
-    message_id = message_id_for(
-        case.key, row.item, row.reminder_kind, row.due_version, row.recipient
+    return compose_pack_email(
+        pack, case, row.recipient, sender, at, ledger_message_id(row, case.key)
     )
-    return compose_pack_email(pack, case, row.recipient, sender, at, message_id)
 
 
 def _message_for(
@@ -314,7 +464,4 @@ def _message_for(
         working_days_to(row.due, row.decided_on, calendar),
         previous,
     )
-    message_id = message_id_for(
-        case.key, row.item, row.reminder_kind, row.due_version, row.recipient
-    )
-    return compose(reminder, row.recipient, sender, at, message_id)
+    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case.key))
