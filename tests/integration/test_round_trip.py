@@ -80,7 +80,7 @@ def last_audit_id(engine) -> int:
         return session.execute(select(func.coalesce(func.max(AuditEvent.id), 0))).scalar_one()
 
 
-def audit_rows(engine, after: int, key: str) -> list[tuple[str, str | None, ...]]:
+def audit_rows(engine, after: int, key: str) -> list[tuple[Any, ...]]:
     """(action, entity, field, old, new, reason) of the rows written since ``after``."""
     with db.transaction(engine) as session:
         rows = session.execute(
