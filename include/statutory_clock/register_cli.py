@@ -152,6 +152,18 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     )
     common(verify)
 
+    authority = sub.add_parser("authority", help="local authorities, shared by all their cases")
+    authority_sub = authority.add_subparsers(dest="authority_command", required=True)
+    rename = authority_sub.add_parser(
+        "rename", help="rename an authority for all its cases (audited on each case)"
+    )
+    rename.add_argument("dfe_code", help="the authority's DfE code, e.g. 306")
+    rename.add_argument("name", help="the new name")
+    rename.add_argument("--reason", help="why (recorded in the audit trail)")
+    common(rename)
+    authorities = authority_sub.add_parser("list", help="every authority and its cases")
+    common(authorities)
+
     demo = sub.add_parser("demo", help="the demo councils of the seed documents")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
     load = demo_sub.add_parser("load", help="migrate the register and load the demo cases")
@@ -620,6 +632,33 @@ def _audit_verify(args: argparse.Namespace) -> str:
     )
 
 
+def _authority_rename(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    renamed = _write(
+        engine,
+        lambda s: register.rename_authority(s, args.dfe_code, args.name, _actor(args), args.reason),
+    )
+    cases = ", ".join(renamed.cases) or "none"
+    return (
+        f"Authority {renamed.dfe_code} renamed from {renamed.old_name!r} to "
+        f"{renamed.new_name!r}; its cases: {cases}."
+    )
+
+
+def _authority_list(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    rows = _write(engine, register.list_authorities)
+    if not rows:
+        return "The register has no authorities: `statclock demo load` loads the demo councils."
+    header = f"{'DfE code':<8} {'Authority':<40} Cases"
+    lines = [f"{a.dfe_code:<8} {a.name:<40} {', '.join(a.cases) or '-'}" for a in rows]
+    return "\n".join([header, "-" * len(header), *lines])
+
+
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("db", "upgrade"): _db_upgrade,
     ("case", "import"): _case_import,
@@ -633,5 +672,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("milestone", "extend"): _milestone_adjust,
     ("milestone", "waive"): _milestone_adjust,
     ("audit", "verify"): _audit_verify,
+    ("authority", "rename"): _authority_rename,
+    ("authority", "list"): _authority_list,
     ("demo", "load"): _demo_load,
 }

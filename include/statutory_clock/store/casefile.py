@@ -348,7 +348,7 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "lead_officer": a.get("lead_officer"),
                 "key_tasks": a.get("key_tasks"),
                 "progress": [
-                    {"date": p.get("date"), "note": p["note"]} for p in a.get("progress") or []
+                    {"date": _d(p.get("date")), "note": p["note"]} for p in a.get("progress") or []
                 ],
                 "target_date": _d(a.get("target_date")),
                 "status": a.get("status"),
@@ -362,7 +362,7 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
         "adjustments": [
             {
                 "milestone": a["milestone"],
-                "extended_to": a.get("extended_to"),
+                "extended_to": _d(a.get("extended_to")),
                 "waived": bool(a.get("waived", False)),
                 "reason": a["reason"],
                 "agreed_by": a["agreed_by"],
