@@ -14,7 +14,7 @@ def parse_iso_date(text: str) -> date:
     date arithmetic would overflow (year 9999) and no framework applies anyway.
     """
     try:
-        return parse_day("date", text.strip())
+        return parse_day("date", text)  # no strip: "2017-09-04\n" is not what a person typed
     except InputError as exc:
         raise ValueError(f"{exc.detail}") from None
 

@@ -37,8 +37,8 @@ MAX_YAML_BYTES = 1_000_000  # a real case file is under 30 KB
 MAX_DEPTH = 20  # a real case file nests 7 levels deep
 INT32_MAX = 2**31 - 1
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_MONTH = re.compile(r"\d{4}-\d{2}")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII: \d matches any script's digits
+_ISO_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 _CASE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{1,99}")
 _MILESTONE_ID = re.compile(r"[a-z][a-z0-9_]{0,99}")
 
@@ -169,7 +169,7 @@ class Email:
             raise InputError(field, value, "is not a plain ASCII e-mail address")
         from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
-        domain = value.rpartition("@")[2].lower().rstrip(".")
+        domain = value.rpartition("@")[2].lower()
         probe = value
         if any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES):
             # Reserved names (.localhost, .test, .invalid) are what the demo and tests use; the
@@ -178,7 +178,8 @@ class Email:
         try:
             validate_email(probe, check_deliverability=False, globally_deliverable=False)
         except EmailNotValidError as exc:
-            raise InputError(field, value, f"is not a valid e-mail address ({exc})") from None
+            reason = str(exc).rstrip(".").replace("period", "full stop")  # British English
+            raise InputError(field, value, f"is not a valid e-mail address ({reason})") from None
         return value
 
 

@@ -38,6 +38,9 @@ DEMO_DIR = Path(
 )
 
 
+_OPENED: list[Any] = []  # engines the running command opened; run() disposes of them
+
+
 class RegisterCommandError(Exception):
     """Bad input to a register command: one line on stderr, exit status 2."""
 
@@ -184,6 +187,7 @@ def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
         if migrate:
             db.upgrade(url)
         engine = db.make_engine(url)
+        _OPENED.append(engine)
         from alembic.script import ScriptDirectory
 
         head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
@@ -246,7 +250,13 @@ def run(args: argparse.Namespace) -> str:
     command = args.command
     sub = getattr(args, f"{command}_command", None)
     handler = _HANDLERS[(command, sub)]
-    return handler(args)
+    try:
+        return handler(args)
+    finally:
+        # Close the command's connections now, not at interpreter exit: a program that calls
+        # main() many times (the tests, a page) would otherwise keep one connection per call.
+        while _OPENED:
+            _OPENED.pop().dispose()
 
 
 def _db_upgrade(args: argparse.Namespace) -> str:
