@@ -32,6 +32,7 @@ from statutory_clock.inputs import (
     argument,
     milestone_id,
     parse_day,
+    printable,
     shown,
 )
 from statutory_clock.rules import FRAMEWORKS, RulebookError, load_rulebooks
@@ -54,7 +55,16 @@ class UserError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump, never a traceback
-        self.exit(USER_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(USER_ERROR, f"{self.prog}: error: {printable(message, 500)}\n")
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        # argparse's own message repeats the whole value: a 10 MB --rounding would be a 10 MB
+        # error line.
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(repr(c) for c in action.choices)
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {shown(value)} (choose from {choices})"
+            )
 
 
 def _iso_date(text: str) -> date:
@@ -69,7 +79,7 @@ def _key_date(text: str) -> tuple[str, date]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"{shown(text)} is not in the form MILESTONE=YYYY-MM-DD")
     try:
-        return milestone_id("milestone", key.strip()), parse_day("date", value.strip())
+        return milestone_id("milestone", key.strip()), parse_day("date", value)
     except InputError as exc:
         raise argparse.ArgumentTypeError(exc.detail) from None
 
@@ -79,7 +89,7 @@ def _recommendation(text: str) -> Recommendation:
     if not sep or not number.strip().isdigit():
         raise argparse.ArgumentTypeError(f"{shown(text)} is not in the form NUMBER=TIMESCALE")
     try:
-        value = RECOMMENDATION_NUMBER.parse("number", number)
+        value = RECOMMENDATION_NUMBER.parse("number", number.strip())
         return Recommendation(value, Text(50).check("timescale", timescale.strip()))
     except InputError as exc:
         raise argparse.ArgumentTypeError(exc.detail) from None
