@@ -6,6 +6,12 @@ name the file, the line, the field and the value. :func:`normalise` gives the ca
 that :func:`dump_case_file` writes, so import followed by export round-trips exactly.
 
 Dates are ``YYYY-MM-DD``; where a source gives only a month, ``{month: YYYY-MM}``.
+
+A case file may come from anyone, so it is read defensively (issue 10): at most 1 MB, one YAML
+document, no anchors, aliases, tags or merge keys, no key given twice, at most 20 levels deep,
+all refused from the parser's event stream before anything is built or expanded; then every
+value meets the rules of :mod:`statutory_clock.inputs` (text, e-mail addresses, dates within
+1990-2100, numbers) before the rulebooks are consulted.
 """
 
 from __future__ import annotations
