@@ -109,8 +109,13 @@ _FULL = _full_case()
 
 def dump(doc: Any) -> str:
     # allow_unicode=False: every control or format character is written as a YAML escape, so
-    # the file itself is valid YAML and the value arrives intact.
-    return yaml.dump(doc, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=False, width=10**9)
+    # the file itself is valid YAML and the value arrives intact. libyaml's emitter is fast
+    # but cannot write a lone surrogate; PyYAML's can.
+    options: dict[str, Any] = {"sort_keys": False, "allow_unicode": False, "width": 10**9}
+    try:
+        return yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), **options)
+    except UnicodeEncodeError:
+        return yaml.dump(doc, Dumper=yaml.SafeDumper, **options)
 
 
 def with_value(path: Path_, value: Any) -> dict[str, Any]:
