@@ -184,103 +184,125 @@ BAD_MILESTONES = ["action_planning_visit\r\n", "Action", "x" * 101, "a\u202e", "
 BAD_ACTIONS = ["0", "-1", "10001", str(10**30), "1.5", "one", ""]
 
 
-def _user_errors(tmp: Path) -> list[tuple[str, list[str], list[str]]]:
-    """(id, argv, parts of the expected message): every user error of the register commands."""
-    file_in_the_way = tmp / "a-file"  # the fixture writes it
-    errors: list[tuple[str, list[str], list[str]]] = [
-        ("url-nonsense", ["case", "list", "--database-url", "nonsense://"], ["nonsense://"]),
-        ("url-unparsable", ["case", "list", "--database-url", "://"], ["database: cannot open"]),
+UserError = tuple[str, list[str], str, list[str]]  # id, argv, the hostile value, other parts
+
+
+def _user_errors(tmp: Path) -> list[UserError]:
+    """Every user error of the register commands, with the value the message must show and the
+    option or field it must name."""
+    in_the_way = tmp / "a-file"  # a file where a folder should be: the fixture writes it
+    no_server = "postgresql+psycopg://u:secret@127.0.0.1:1/x"
+    errors: list[UserError] = [
+        ("url-nonsense", ["case", "list", "--database-url", "nonsense://"], "nonsense://", []),
+        ("url-unparsable", ["case", "list", "--database-url", "://"], "://", ["database"]),
         (
             "url-no-server",
-            ["case", "list", "--database-url", "postgresql+psycopg://u:secret@127.0.0.1:1/x"],
-            ["database: cannot open postgresql+psycopg://u:***@127.0.0.1:1/x", "refused"],
+            ["case", "list", "--database-url", no_server],
+            "postgresql+psycopg://u:***@127.0.0.1:1/x",
+            ["database: cannot open", "refused"],
         ),
         (
             "url-no-driver",
             ["case", "list", "--database-url", "mysql://u:secret@127.0.0.1/x"],
-            ["database: cannot open mysql://u:***@127.0.0.1/x"],
+            "mysql://u:***@127.0.0.1/x",
+            ["database: cannot open"],
         ),
         (
             "url-sqlite-under-a-file",
-            ["db", "upgrade", "--database-url", f"sqlite:///{file_in_the_way}/x.db"],
+            ["db", "upgrade", "--database-url", f"sqlite:///{in_the_way}/x.db"],
+            f"sqlite:///{in_the_way}/x.db",
             ["database: cannot open"],
         ),
         (
             "url-sqlite-missing",
             ["case", "list", "--database-url", f"sqlite:///{tmp}/missing/x.db"],
+            f"{tmp}/missing/x.db",
             ["there is no register"],
         ),
         (
             "url-newline",
             ["case", "list", "--database-url", "sqlite:///x.db\nDROP"],
+            "sqlite:///x.db\nDROP",
             ["--database-url", "line break"],
         ),
-        ("export-to-a-folder", ["case", "export", "croydon-2017", "-o", str(tmp)], ["is a folder"]),
+        (
+            "export-to-a-folder",
+            ["case", "export", "croydon-2017", "-o", str(tmp)],
+            str(tmp),
+            ["--output", "is a folder"],
+        ),
         (
             "export-into-a-missing-folder",
             ["case", "export", "croydon-2017", "-o", str(tmp / "missing" / "c.yaml")],
-            ["does not exist"],
+            str(tmp / "missing"),
+            ["--output", "does not exist"],
         ),
         (
             "export-into-a-file",
-            ["case", "export", "croydon-2017", "-o", str(file_in_the_way / "c.yaml")],
+            ["case", "export", "croydon-2017", "-o", str(in_the_way / "c.yaml")],
+            str(in_the_way),
             ["--output"],
         ),
-        ("export-nul-path", ["case", "export", "croydon-2017", "-o", "a\x00b"], ["--output"]),
-        ("as-of-0001", [*EVENT[:-1], "0001-01-01"], ["--as-of", "'0001-01-01'"]),
-        ("as-of-9999", ["case", "list", "--as-of", "9999-12-31"], ["--as-of", "'9999-12-31'"]),
+        ("export-nul-path", ["case", "export", "croydon-2017", "-o", "a\x00b"], "a\x00b", ["-o"]),
+        ("as-of-0001", put(EVENT, "--as-of", "0001-01-01"), "0001-01-01", ["--as-of"]),
+        ("as-of-9999", ["case", "list", "--as-of", "9999-12-31"], "9999-12-31", ["--as-of"]),
     ]
     for day in BAD_DAYS:
-        errors.append((f"event-date-{day!r}", put(EVENT, 4, day), [repr(day)[1:8]]))
-        errors.append((f"progress-date-{day!r}", put(PROGRESS, "--date", day), ["--date"]))
-        errors.append((f"extend-to-{day!r}", put(EXTEND, "--to", day), ["--to"]))
+        errors.append((f"event-date-{day!r}", put(EVENT, 4, day), day, ["YYYY-MM-DD"]))
+        errors.append((f"progress-date-{day!r}", put(PROGRESS, "--date", day), day, ["--date"]))
+        errors.append((f"extend-to-{day!r}", put(EXTEND, "--to", day), day, ["--to"]))
     for version in BAD_VERSIONS:
         for name in ("event", "update", "extend"):
             argv = put(BASE_COMMANDS[name], "--expected-version", version)
-            errors.append((f"{name}-version-{version[:12]}", argv, ["--expected-version"]))
+            errors.append((f"{name}-version-{version[:12]}", argv, version, ["--expected-version"]))
     for key in BAD_KEYS:
-        errors.append((f"event-key-{key[:14]!r}", put(EVENT, 2, key), ["key"]))
-        errors.append((f"show-key-{key[:14]!r}", ["case", "show", key], ["key"]))
-        errors.append((f"audit-key-{key[:14]!r}", ["case", "audit", key], ["key"]))
-        errors.append((f"export-key-{key[:14]!r}", ["case", "export", key], ["key"]))
+        errors.append((f"event-key-{key[:14]!r}", put(EVENT, 2, key), key, ["key"]))
+        for command in ("show", "audit", "export"):
+            errors.append((f"{command}-key-{key[:14]!r}", ["case", command, key], key, ["key"]))
     for milestone in BAD_MILESTONES:
-        errors.append((f"event-milestone-{milestone[:14]!r}", put(EVENT, 3, milestone), []))
-        errors.append((f"waive-milestone-{milestone[:14]!r}", put(WAIVE, 3, milestone), []))
+        for name, command in (("event", EVENT), ("waive", WAIVE)):
+            argv = put(command, 3, milestone)
+            errors.append((f"{name}-milestone-{milestone[:14]!r}", argv, milestone, ["milestone"]))
     for number in BAD_ACTIONS:
-        errors.append((f"action-{number[:14]}", put(UPDATE, 3, number), ["number"]))
+        errors.append((f"action-{number[:14]}", put(UPDATE, 3, number), number, ["number"]))
     for name, value in CONTROL.items():
-        if name not in ("lf", "tab"):
-            errors.append((f"note-{name}", put(EVENT, "--note", value), ["--note"]))
-            errors.append((f"progress-{name}", put(PROGRESS, "--progress", value), ["--progress"]))
-        errors.append((f"reason-{name}", put(EXTEND, "--reason", value), ["--reason"]))
-        errors.append((f"agreed-by-{name}", put(EXTEND, "--agreed-by", value), ["--agreed-by"]))
-        errors.append((f"waive-reason-{name}", put(WAIVE, "--reason", value), ["--reason"]))
-        errors.append((f"by-{name}", put(EVENT, "--by", value), ["--by"]))
-    errors += [
-        ("note-too-long", put(EVENT, "--note", "x" * 10_001), ["--note", "at most 10,000"]),
-        ("progress-10-mb", put(PROGRESS, "--progress", "x" * 10_000_000), ["--progress"]),
-        ("reason-too-long", put(EXTEND, "--reason", "x" * 1001), ["--reason", "at most 1,000"]),
-        ("agreed-by-201", put(EXTEND, "--agreed-by", "x" * 201), ["--agreed-by", "at most 200"]),
-        ("by-101", put(EVENT, "--by", "x" * 101), ["--by", "at most 100"]),
-        ("status-escape", put(UPDATE, "--status", "red\x1b[2J"), ["--status", "\\x1b"]),
-    ]
+        options = [("reason", EXTEND, "--reason"), ("agreed-by", EXTEND, "--agreed-by")]
+        options += [("waive-reason", WAIVE, "--reason"), ("by", EVENT, "--by")]
+        if name not in ("lf", "tab"):  # a note may have several lines
+            options += [("note", EVENT, "--note"), ("progress", PROGRESS, "--progress")]
+        for label, command, option in options:
+            errors.append((f"{label}-{name}", put(command, option, value), value, [option]))
+    for label, command, option, value, limit in [
+        ("note-too-long", EVENT, "--note", "x" * 10_001, "at most 10,000"),
+        ("progress-10-mb", PROGRESS, "--progress", "x" * 10_000_000, "at most 10,000"),
+        ("reason-too-long", EXTEND, "--reason", "x" * 1001, "at most 1,000"),
+        ("agreed-by-201", EXTEND, "--agreed-by", "x" * 201, "at most 200"),
+        ("by-101", EVENT, "--by", "x" * 101, "at most 100"),
+    ]:
+        errors.append((label, put(command, option, value), value, [option, limit]))
+    errors.append(("status-escape", put(UPDATE, "--status", "red\x1b[2J"), "red\x1b[2J", []))
     return errors
+
+
+def shows(value: str) -> str:
+    """What of ``value`` a message must show: its start, escaped as repr() escapes it."""
+    return repr(value)[1:-1][:8]
 
 
 _ERROR_IDS = [e[0] for e in _user_errors(Path("/nonexistent"))]
 
 
 @pytest.fixture(scope="module")
-def user_errors(tmp_path_factory) -> dict[str, tuple[list[str], list[str]]]:
+def user_errors(tmp_path_factory) -> dict[str, tuple[list[str], str, list[str]]]:
     tmp = tmp_path_factory.mktemp("errors")
     (tmp / "a-file").write_text("not a folder")
-    return {name: (argv, names) for name, argv, names in _user_errors(tmp)}
+    return {name: (argv, value, names) for name, argv, value, names in _user_errors(tmp)}
 
 
 @pytest.mark.parametrize("name", _ERROR_IDS)
 def test_every_user_error(loaded, user_errors, name):
-    argv, names = user_errors[name]
-    assert_refused(loaded, argv, *names)
+    argv, value, names = user_errors[name]
+    assert_refused(loaded, argv, shows(value), *names)
 
 
 def test_a_database_url_error_never_shows_the_password(loaded):
