@@ -61,6 +61,11 @@ def assert_refused(argv: list[str], *names: str) -> str:
     return line
 
 
+def shows(value: str) -> str:
+    """What of ``value`` a message must show: its start, escaped as repr() escapes it."""
+    return repr(value)[1:-1][:8]
+
+
 def put(argv: list[str], option: str, value: str) -> list[str]:
     """``argv`` with an option's value replaced, or the option added."""
     argv = list(argv)
@@ -76,11 +81,10 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
     for option in DATE_OPTIONS:
         for value in BAD_DATES:
             argv = put(BASE, option, value)
-            cases.append((f"{option}={value[:12]!r}", argv, [option]))
+            cases.append((f"{option}={value[:12]!r}", argv, [option, shows(value)]))
     for value in BAD_DATES:
-        cases.append(
-            (f"--event={value[:12]!r}", [*BASE, "--event", f"publish_report={value}"], ["--event"])
-        )
+        argv = [*BASE, "--event", f"publish_report={value}"]
+        cases.append((f"--event={value[:12]!r}", argv, ["--event", shows(value)]))
     for milestone in [
         "publish\nreport",
         "publish_report\u202e",
@@ -93,7 +97,7 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
             (
                 f"--event-id={milestone[:12]!r}",
                 [*BASE, "--event", f"{milestone}=2019-10-01"],
-                ["--event"],
+                ["--event", shows(milestone)],
             )
         )
     for number in ["0", "-1", "1000", str(10**30), "9" * 5000, "1.5", "١", "", "x"]:
@@ -101,7 +105,7 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
             (
                 f"--recommendation={number[:12]}",
                 [*BASE, "--recommendation", f"{number}=Within three months"],
-                ["--recommendation"],
+                ["--recommendation", shows(number)],
             )
         )
     for timescale in ["Within\r\nthree months", "x" * 51, "\u202eWithin three months", "a\x00"]:
@@ -109,7 +113,7 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
             (
                 f"--recommendation-timescale={timescale[:12]!r}",
                 [*BASE, "--recommendation", f"1={timescale}"],
-                ["--recommendation"],
+                ["--recommendation", shows(timescale)],
             )
         )
     for option, value in [
@@ -121,9 +125,9 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
         ("--rounding", "x" * 10_000),
     ]:
         argv = put(BASE, option, value)
-        cases.append((f"{option}={value[:12]!r}", argv, [option]))
+        cases.append((f"{option}={value[:12]!r}", argv, [option, shows(value)]))
     for year in ["99999", "0", "-1", "9" * 5000, "2022\n", "MMXXII"]:
-        cases.append((f"holidays={year[:12]!r}", ["holidays", year], ["year"]))
+        cases.append((f"holidays={year[:12]!r}", ["holidays", year], ["year", shows(year)]))
     return cases
 
 
