@@ -20,10 +20,25 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
+from statutory_clock.inputs import (
+    AREA_PATTERN,
+    CASE_KEY_PATTERN,
+    DFE_CODE_PATTERN,
+    EMAIL_PATTERN,
+    FIRST_DAY,
+    LAST_DAY,
+    LONG_TEXT,
+    MULTI_LINE_PATTERN,
+    SINGLE_LINE_PATTERN,
+)
 
 FRAMEWORKS = ["sif", "ilacs", "focused_visit", "slac2009"]
 JUDGEMENTS = [None, "inadequate", "requires_improvement", "good", "outstanding", "adequate"]
 DATE_OR_EMPTY = ["null", "string"]
+# The form refuses what the register would refuse, as it is filled in: one-line names without
+# control or format characters, lengths that fit the columns. The task validates everything
+# again (parse_case_data), because the REST API's conf need not come through the form.
+DATES = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
 
 
 @dag(
@@ -38,19 +53,25 @@ DATE_OR_EMPTY = ["null", "string"]
             "",
             type="string",
             minLength=1,
+            maxLength=200,
+            pattern=SINGLE_LINE_PATTERN,
             title="Local authority",
             description="e.g. London Borough of Croydon",
         ),
         "dfe_code": Param(
             "",
             type="string",
-            pattern="^[0-9]{3}$",
+            pattern=DFE_CODE_PATTERN,
             title="DfE LA code",
             description="three digits, e.g. 306",
         ),
         "framework": Param("ilacs", type="string", enum=FRAMEWORKS, title="Framework"),
         "published": Param(
-            "", type="string", format="date", title="Report published", description="YYYY-MM-DD"
+            "",
+            type="string",
+            format="date",
+            title="Report published",
+            description=f"YYYY-MM-DD, {DATES}",
         ),
         "received": Param(
             None,
@@ -65,6 +86,9 @@ DATE_OR_EMPTY = ["null", "string"]
         "judgements": Param(
             {},
             type="object",
+            maxProperties=20,
+            propertyNames={"pattern": AREA_PATTERN},
+            additionalProperties={"type": "string", "maxLength": 30, "pattern": AREA_PATTERN},
             title="Other judgements",
             description='area -> grade, e.g. {"leadership": "inadequate"}',
         ),
@@ -78,16 +102,23 @@ DATE_OR_EMPTY = ["null", "string"]
         "recommendations": Param(
             [],
             type="array",
-            items={"type": "string"},
+            maxItems=999,
+            items={"type": "string", "maxLength": LONG_TEXT, "pattern": MULTI_LINE_PATTERN},
             title="Recommendations",
             description="one per line",
         ),
         "programme_manager_email": Param(
-            None, type=["null", "string"], title="Programme manager's email"
+            None,
+            type=["null", "string"],
+            maxLength=300,
+            pattern=EMAIL_PATTERN,
+            title="Programme manager's email",
         ),
         "case_key": Param(
             None,
             type=["null", "string"],
+            maxLength=100,
+            pattern=CASE_KEY_PATTERN,
             title="Case key (optional)",
             description="default: authority and year, e.g. croydon-2024",
         ),
@@ -98,6 +129,7 @@ def register_inspection() -> None:
     def register_case(params: dict[str, object], **context: object) -> str:
         """Validate the form (or API conf) and write the case in one transaction."""
         from airflow.sdk.exceptions import AirflowFailException
+        from sqlalchemy.exc import DataError, IntegrityError
 
         from statutory_clock.store.casefile import CaseFileError, parse_case_data
         from statutory_clock.store.db import transaction
@@ -119,6 +151,11 @@ def register_inspection() -> None:
                 )
         except (CaseFileError, RegisterError, ValueError) as exc:
             raise AirflowFailException(f"Not registered: {exc}") from None
+        except (DataError, IntegrityError) as exc:  # refused by the database: nothing written
+            first = str(exc.orig or exc).strip().split("\n", 1)[0]
+            raise AirflowFailException(
+                f"Not registered: the database refused it ({first})"
+            ) from None
         print(summary)
         return str(doc["key"])
 

@@ -24,6 +24,17 @@ from statutory_clock.engine import (
     compute_clock,
     milestone_status,
 )
+from statutory_clock.inputs import (
+    RECOMMENDATION_NUMBER,
+    InputError,
+    Text,
+    Whole,
+    argument,
+    milestone_id,
+    parse_day,
+    printable,
+    shown,
+)
 from statutory_clock.rules import FRAMEWORKS, RulebookError, load_rulebooks
 
 JUDGEMENTS = ("inadequate", "requires_improvement", "good", "outstanding", "adequate")
@@ -44,7 +55,16 @@ class UserError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, no usage dump, never a traceback
-        self.exit(USER_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(USER_ERROR, f"{self.prog}: error: {printable(message, 500)}\n")
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        # argparse's own message repeats the whole value: a 10 MB --rounding would be a 10 MB
+        # error line.
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(repr(c) for c in action.choices)
+            raise argparse.ArgumentError(
+                action, f"invalid choice: {shown(value)} (choose from {choices})"
+            )
 
 
 def _iso_date(text: str) -> date:
@@ -57,15 +77,22 @@ def _iso_date(text: str) -> date:
 def _key_date(text: str) -> tuple[str, date]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not in the form MILESTONE=YYYY-MM-DD")
-    return key.strip(), _iso_date(value)
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not in the form MILESTONE=YYYY-MM-DD")
+    try:
+        return milestone_id("milestone", key.strip()), parse_day("date", value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
 
 
 def _recommendation(text: str) -> Recommendation:
     number, sep, timescale = text.partition("=")
     if not sep or not number.strip().isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not in the form NUMBER=TIMESCALE")
-    return Recommendation(int(number), timescale.strip())
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not in the form NUMBER=TIMESCALE")
+    try:
+        value = RECOMMENDATION_NUMBER.parse("number", number.strip())
+        return Recommendation(value, Text(50).check("timescale", timescale.strip()))
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--framework", choices=(*FRAMEWORKS, "dfe_intervention"))
 
     holidays = sub.add_parser("holidays", help="list England and Wales bank holidays of a year")
-    holidays.add_argument("year", type=int)
+    holidays.add_argument("year", type=argument(Whole(1900, 2200).parse))
 
     from statutory_clock.register_cli import add_register_commands
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
-_ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
+from statutory_clock.inputs import InputError, parse_day
 
 
 def parse_iso_date(text: str) -> date:
-    """Parse YYYY-MM-DD strictly; the ValueError says whether the form or the day is wrong."""
-    if not _ISO.fullmatch(text.strip()):
-        raise ValueError(f"{text!r} is not a date in the form YYYY-MM-DD")
+    """Parse YYYY-MM-DD strictly, within the dates statclock accepts (1990-2100).
+
+    The ValueError says whether the form, the day or the range is wrong; outside the range,
+    date arithmetic would overflow (year 9999) and no framework applies anyway.
+    """
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not a real calendar date") from None
+        return parse_day("date", text)  # no strip: "2017-09-04\n" is not what a person typed
+    except InputError as exc:
+        raise ValueError(f"{exc.detail}") from None
 
 
 def long_date(day: date) -> str:

@@ -7,6 +7,7 @@ are validated before the database is opened at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -17,11 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from statutory_clock.dates import long_date, short_date
+from statutory_clock.inputs import (
+    ACTION_NUMBER,
+    BY,
+    EXPECTED_VERSION,
+    LONG_TEXT,
+    PERSON,
+    REASON,
+    argument,
+    case_key,
+    milestone_id,
+    printable,
+    text_argument,
+)
 
 # include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
 DEMO_DIR = Path(
     os.environ.get("STATCLOCK_DEMO_DIR") or Path(__file__).resolve().parents[1] / "demo"
 )
+
+
+_OPENED: list[Any] = []  # engines the running command opened; run() disposes of them
 
 
 class RegisterCommandError(Exception):
@@ -52,14 +69,32 @@ def _today(args: argparse.Namespace) -> date:
     return as_of or date.today()  # the command line is the boundary where "today" is read
 
 
+# Argument types: each refuses what the column it ends up in cannot hold (statutory_clock.inputs).
+_KEY = argument(case_key)
+_MILESTONE = argument(milestone_id)
+_ACTION_NUMBER = argument(ACTION_NUMBER.parse)
+_VERSION = argument(EXPECTED_VERSION.parse)
+_NOTE = text_argument(LONG_TEXT, multi_line=True)
+_REASON = text_argument(REASON)
+_PERSON = text_argument(PERSON)
+_BY = text_argument(BY)
+_URL = text_argument(2_000)
+
+
+def _path(text: str) -> Path:
+    return Path(text_argument(4_096)(text))
+
+
 def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--database-url",
+            type=_URL,
             help="SQLAlchemy URL (default: $STATCLOCK_DATABASE_URL or sqlite var/statclock.db)",
         )
         p.add_argument(
             "--by",
+            type=_BY,
             help="whom you act for, recorded beside your login name (which is always recorded)",
         )
         p.add_argument(
@@ -77,65 +112,69 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     case = sub.add_parser("case", help="cases in the register")
     case_sub = case.add_subparsers(dest="case_command", required=True)
     imp = case_sub.add_parser("import", help="import case files (YAML)")
-    imp.add_argument("files", nargs="+", type=Path)
+    imp.add_argument("files", nargs="+", type=_path)
     imp.add_argument("--replace", action="store_true", help="overwrite cases already present")
     common(imp)
     exp = case_sub.add_parser("export", help="export a case as a case file")
-    exp.add_argument("key")
-    exp.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    exp.add_argument("key", type=_KEY)
+    exp.add_argument("--output", "-o", type=_path, help="file to write (default: stdout)")
     common(exp)
     lst = case_sub.add_parser("list", help="every case, with its next deadline")
     common(lst)
     show = case_sub.add_parser("show", help="a case and its clock")
-    show.add_argument("key")
+    show.add_argument("key", type=_KEY)
     show.add_argument("--format", choices=("table", "json"), default="table")
     common(show)
     event = case_sub.add_parser("event", help="record the actual date of a milestone")
-    event.add_argument("key")
-    event.add_argument("milestone")
+    event.add_argument("key", type=_KEY)
+    event.add_argument("milestone", type=_MILESTONE)
     event.add_argument("date", type=iso_date, metavar="YYYY-MM-DD")
-    event.add_argument("--note")
+    event.add_argument("--note", type=_NOTE)
     event.add_argument(
         "--expected-version",
-        type=int,
+        type=_VERSION,
         help="refuse if the case changed since you read this version",
     )
     common(event)
     recompute = case_sub.add_parser("recompute", help="recompute every open case's clock")
     common(recompute)
     audit = case_sub.add_parser("audit", help="the audit trail of a case")
-    audit.add_argument("key")
+    audit.add_argument("key", type=_KEY)
     common(audit)
 
     action = sub.add_parser("action", help="action plan items")
     action_sub = action.add_subparsers(dest="action_command", required=True)
     upd = action_sub.add_parser("update", help="set an action's RAG status or add progress")
-    upd.add_argument("key")
-    upd.add_argument("number", type=int, help="the action's row number in the plan (1, 2, ...)")
+    upd.add_argument("key", type=_KEY)
+    upd.add_argument(
+        "number", type=_ACTION_NUMBER, help="the action's row number in the plan (1, 2, ...)"
+    )
     upd.add_argument("--status", choices=("red", "amber", "green", "complete"))
-    upd.add_argument("--progress", help="a progress note")
+    upd.add_argument("--progress", type=_NOTE, help="a progress note")
     upd.add_argument(
         "--date",
         type=iso_date,
         metavar="YYYY-MM-DD",
         help="date of the progress note (default: today)",
     )
-    upd.add_argument("--expected-version", type=int)
+    upd.add_argument("--expected-version", type=_VERSION)
     common(upd)
 
     milestone = sub.add_parser("milestone", help="extensions and waivers")
     ms_sub = milestone.add_subparsers(dest="milestone_command", required=True)
     ext = ms_sub.add_parser("extend", help="grant an extension to a later due date")
-    ext.add_argument("key")
-    ext.add_argument("milestone")
+    ext.add_argument("key", type=_KEY)
+    ext.add_argument("milestone", type=_MILESTONE)
     ext.add_argument("--to", required=True, type=iso_date, metavar="YYYY-MM-DD")
     waive = ms_sub.add_parser("waive", help="waive a milestone")
-    waive.add_argument("key")
-    waive.add_argument("milestone")
+    waive.add_argument("key", type=_KEY)
+    waive.add_argument("milestone", type=_MILESTONE)
     for p in (ext, waive):
-        p.add_argument("--reason", required=True)
-        p.add_argument("--agreed-by", required=True, help="who agreed it (e.g. Ofsted, DfE)")
-        p.add_argument("--expected-version", type=int)
+        p.add_argument("--reason", required=True, type=_REASON)
+        p.add_argument(
+            "--agreed-by", required=True, type=_PERSON, help="who agreed it (e.g. Ofsted, DfE)"
+        )
+        p.add_argument("--expected-version", type=_VERSION)
         common(p)
 
     trail = sub.add_parser("audit", help="the audit trail")
@@ -185,7 +224,7 @@ def _head(text: str) -> tuple[int, str]:
 
 
 def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from statutory_clock.store import db
 
@@ -193,19 +232,24 @@ def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
     sqlite_path = url.split("///", 1)[-1] if url.startswith("sqlite") else None
     if not migrate and sqlite_path and not Path(sqlite_path).exists():
         raise RegisterCommandError(
-            f"database: there is no register at {sqlite_path}; "
+            f"database: there is no register at {printable(sqlite_path, 200)}; "
             "run `statclock demo load` or `statclock db upgrade` first"
         )
     try:
         if migrate:
             db.upgrade(url)
         engine = db.make_engine(url)
+        _OPENED.append(engine)
         from alembic.script import ScriptDirectory
 
         head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
         current = db.current_revision(engine)
-    except OperationalError as exc:
-        raise RegisterCommandError(f"database: cannot open {_safe(url)} ({exc.orig})") from None
+    except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
+        # A URL that does not parse, names no installed driver, or reaches no server; a SQLite
+        # path in a folder that cannot be made: one line, never a traceback.
+        raise RegisterCommandError(
+            f"database: cannot open {_safe(url)} ({_one_line(exc)})"
+        ) from None
     if current != head:
         raise RegisterCommandError(
             f"database: {_safe(url)} is at revision {current or 'none'}, not {head}; "
@@ -214,13 +258,30 @@ def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
     return engine
 
 
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line: the database driver's first line, without SQL."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc) or exc.__class__.__name__
+    first = text.strip().split("\n", 1)[0]
+    return printable(" ".join(first.split()), 200)
 
-    return make_url(url).render_as_string(hide_password=True)
+
+def _safe(url: str) -> str:
+    """The URL for a message: its password hidden, even when the URL does not parse."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return printable(make_url(url).render_as_string(hide_password=True), 200)
+    except (ArgumentError, ValueError):
+        scheme, sep, rest = url.partition("://")
+        hidden = rest.rpartition("@")[2] if "@" in rest else rest
+        return printable(f"{scheme}{sep}{'***@' if '@' in rest else ''}{hidden}", 200)
 
 
 def _write(engine: Any, work: Callable[[Any], Any]) -> Any:
+    from sqlalchemy.exc import DataError, IntegrityError
+
     from statutory_clock.store.db import transaction
     from statutory_clock.store.register import RegisterError
 
@@ -229,13 +290,25 @@ def _write(engine: Any, work: Callable[[Any], Any]) -> Any:
             return work(session)
     except RegisterError as exc:
         raise RegisterCommandError(str(exc)) from None
+    except (DataError, IntegrityError) as exc:
+        # The input rules should have refused it first; if a value still reaches the database
+        # and is refused there, the transaction is rolled back and the user told in one line.
+        raise RegisterCommandError(
+            f"database: the change was refused and nothing was written ({_one_line(exc)})"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> str:
     command = args.command
     sub = getattr(args, f"{command}_command", None)
     handler = _HANDLERS[(command, sub)]
-    return handler(args)
+    try:
+        return handler(args)
+    finally:
+        # Close the command's connections now, not at interpreter exit: a program that calls
+        # main() many times (the tests, a page) would otherwise keep one connection per call.
+        while _OPENED:
+            _OPENED.pop().dispose()
 
 
 def _db_upgrade(args: argparse.Namespace) -> str:
@@ -330,16 +403,34 @@ def _case_export(args: argparse.Namespace) -> str:
     from statutory_clock.store import register
     from statutory_clock.store.casefile import dump_case_file
 
+    output: Path | None = args.output
+    if output is not None:  # refuse an unusable path before reading the register
+        if output.is_dir():
+            raise RegisterCommandError(
+                f"--output: {printable(str(output), 200)} is a folder; give a file name"
+            )
+        if not output.parent.is_dir():
+            raise RegisterCommandError(
+                f"--output: the folder {printable(str(output.parent), 200)} does not exist"
+            )
     engine = _engine(args)
     text: str = _write(
         engine, lambda s: dump_case_file(register.export_case(register.get_case(s, args.key)))
     )
-    if args.output:
-        tmp = args.output.with_name(args.output.name + ".tmp")
+    if output is None:
+        return text
+    tmp = output.with_name(output.name + ".tmp")
+    try:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(args.output)  # never a half-written case file
-        return f"Exported {args.key} to {args.output}"
-    return text
+        tmp.replace(output)  # never a half-written case file
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise RegisterCommandError(
+            f"--output: cannot write {printable(str(output), 200)} "
+            f"({exc.strerror or exc.__class__.__name__})"
+        ) from None
+    return f"Exported {args.key} to {output}"
 
 
 def _case_list(args: argparse.Namespace) -> str:

@@ -6,21 +6,37 @@ name the file, the line, the field and the value. :func:`normalise` gives the ca
 that :func:`dump_case_file` writes, so import followed by export round-trips exactly.
 
 Dates are ``YYYY-MM-DD``; where a source gives only a month, ``{month: YYYY-MM}``.
+
+A case file may come from anyone, so it is read defensively (issue 10): at most 1 MB, one YAML
+document, no anchors, aliases, tags or merge keys, no key given twice, at most 20 levels deep,
+all refused from the parser's event stream before anything is built or expanded; then every
+value meets the rules of :mod:`statutory_clock.inputs` (text, e-mail addresses, dates within
+1990-2100, numbers) before the rulebooks are consulted.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
+from statutory_clock.inputs import (
+    MAX_DEPTH,
+    MAX_YAML_BYTES,
+    InputError,
+    check_case_document,
+    check_depth,
+    printable,
+    shown,
+)
 from statutory_clock.rules import load_rulebooks
 
 SCHEMA_VERSION = 1
@@ -28,7 +44,12 @@ SCHEMA_VERSION = 1
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """Safe loader that leaves dates as text: the schema then reports an impossible date such
-    as 2017-02-30 with its field and line, instead of the YAML library failing on it."""
+    as 2017-02-30 with its field and line, instead of the YAML library failing on it.
+
+    Only its event parser and scalar resolver are used: :func:`_compose` builds the document
+    from the events itself, without recursion, refusing what a case file never needs (anchors,
+    aliases, tags, merge keys, duplicate keys, deep nesting) before anything is expanded.
+    """
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -37,6 +58,10 @@ _Loader.yaml_implicit_resolvers = {
 }
 _LOADER = _Loader
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,99}$")
+_YAML = "tag:yaml.org,2002:"
+# Longer integers than this are no number a case file can hold; int() of a 5,000-digit text
+# raises ValueError, so refuse them by their length first.
+_MAX_INT_DIGITS = 40
 
 
 class CaseFileError(ValueError):
@@ -44,8 +69,8 @@ class CaseFileError(ValueError):
 
     def __init__(self, source: str, line: int | None, field: str, problem: str) -> None:
         self.source, self.line, self.field, self.problem = source, line, field, problem
-        where = f"{source}, line {line}" if line else source
-        super().__init__(f"{where}, field {field}: {problem}")
+        where = f"{printable(source, 200)}, line {line}" if line else printable(source, 200)
+        super().__init__(f"{where}, field {printable(field)}: {printable(problem, 400)}")
 
 
 @cache
@@ -69,7 +94,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
+def _line_of(node: yaml.Node | None, path: Sequence[Any]) -> int | None:
     """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in path:
@@ -89,7 +114,7 @@ def _line_of(node: yaml.Node | None, path: list[Any]) -> int | None:
     return line
 
 
-def _field_name(path: list[Any]) -> str:
+def _field_name(path: Sequence[Any]) -> str:
     name = ""
     for part in path:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
@@ -97,28 +122,44 @@ def _field_name(path: list[Any]) -> str:
 
 
 def _describe(error: Any) -> tuple[list[Any], str]:
-    """Path and message for a schema error, preferring the most specific sub-error."""
+    """Path and message for a schema error, preferring the most specific sub-error.
+
+    Messages are built here rather than taken from the library, whose text repeats the whole
+    value (a 1 MB list, a 5,000-digit number that cannot even be printed).
+    """
     if error.context:  # oneOf: pick the branch that got furthest
         best = max(error.context, key=lambda e: len(e.absolute_path))
         if len(best.absolute_path) > len(error.absolute_path):
             error = best
     path = list(error.absolute_path)
     value = error.instance
+    schema = error.schema
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return [*path, missing], "is required but missing"
     if error.validator == "additionalProperties":
-        return path, error.message.replace("Additional properties are not allowed", "unknown key")
-    shown = json.dumps(value, ensure_ascii=False, default=str)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    if error.validator in ("oneOf", "format", "pattern", "enum", "const", "type"):
-        return path, f"{shown} is not valid here ({_expected(error)})"
-    return path, f"{shown}: {error.message}"
+        allowed = set(schema.get("properties", {}))
+        unknown = [k for k in value if k not in allowed] if isinstance(value, Mapping) else []
+        keys = ", ".join(shown(k, 40) for k in unknown[:3])
+        return path, f"unknown key {keys}" if len(unknown) == 1 else f"unknown keys {keys}"
+    if error.validator == "propertyNames":
+        return path, f"a key here is not valid ({_expected(error)})"
+    if error.validator in ("maxItems", "maxProperties"):
+        limit = schema[error.validator]
+        return path, f"has {len(value):,} entries; at most {limit:,} are allowed"
+    if error.validator == "not":
+        return path, "gives both a date and a month: give one"
+    if error.validator in ("minimum", "maximum"):
+        return path, f"{shown(value)} is outside {schema.get('minimum')} to {schema.get('maximum')}"
+    if error.validator == "minLength":
+        return path, f"{shown(value)} is empty"
+    return path, f"{shown(value)} is not valid here ({_expected(error)})"
 
 
 def _expected(error: Any) -> str:
     schema = error.schema
+    if error.validator == "propertyNames":
+        schema = schema["propertyNames"]
     ref = json.dumps(schema)
     if "$defs/date" in ref or "$defs/month" in ref or schema.get("format") == "date":
         return "expected a real date YYYY-MM-DD" + (
@@ -126,23 +167,159 @@ def _expected(error: Any) -> str:
         )
     if error.validator == "enum":
         return "expected one of " + ", ".join(str(v) for v in schema["enum"])
-    if error.validator == "pattern":
+    if "pattern" in schema:
         return f"expected to match {schema['pattern']}"
     if error.validator == "type":
         return f"expected {schema['type']}"
-    return str(error.message)
+    if error.validator == "const":
+        return f"expected {schema['const']}"
+    return str(error.validator)
+
+
+# -- reading YAML safely ---------------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    """A mapping or sequence being composed: its node, its data, and where it is."""
+
+    node: yaml.MappingNode | yaml.SequenceNode
+    data: dict[Any, Any] | list[Any]
+    path: tuple[str | int, ...]
+    key: yaml.ScalarNode | None = None  # a mapping's key awaiting its value
+    key_data: Any = None
+    seen: dict[Any, int] = field(default_factory=dict)  # key -> line, to refuse duplicates
+
+
+def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data of a one-document YAML text.
+
+    Works from the parser's event stream with its own stack, never recursing: libyaml's own
+    composer recurses once per level, so 100,000 nested brackets would crash the process, and
+    the pure-Python one raises RecursionError. Nothing is ever expanded: anchors and aliases
+    (the 1 KB "billion laughs" file) are refused where they appear.
+    """
+
+    def refuse(mark: Any, path: Sequence[str | int], problem: str) -> NoReturn:
+        line = mark.line + 1 if mark is not None else None
+        raise CaseFileError(source, line, _field_name(path) if path else "(YAML)", problem)
+
+    loader = _LOADER(text)
+    stack: list[_Open] = []
+    root: yaml.Node | None = None
+    data: Any = None
+    path: tuple[str | int, ...]
+    documents = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    refuse(event.start_mark, (), "a case file is one YAML document, not several")
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                if isinstance(event, yaml.CollectionEndEvent) and stack:
+                    stack.pop()
+                continue
+            here = _next_path(stack[-1]) if stack else ()
+            if isinstance(event, yaml.AliasEvent):
+                refuse(event.start_mark, here, "YAML aliases (*name) are not allowed")
+            if event.anchor is not None:
+                refuse(event.start_mark, here, "YAML anchors (&name) are not allowed")
+            tag = getattr(event, "tag", None)
+            if tag is not None:
+                refuse(event.start_mark, here, f"YAML tags ({tag}) are not allowed")
+            start: Any = event.start_mark  # libyaml's marks stand in for PyYAML's
+            node: yaml.Node
+            value: Any
+            if isinstance(event, yaml.ScalarEvent):
+                node = yaml.ScalarNode(
+                    loader.resolve(yaml.ScalarNode, event.value, event.implicit),
+                    event.value,
+                    start,
+                    start,
+                    event.style,
+                )
+                value = _scalar(loader, node, here, refuse)
+            else:
+                if len(stack) >= MAX_DEPTH:
+                    refuse(event.start_mark, here, f"is nested more than {MAX_DEPTH} levels deep")
+                if isinstance(event, yaml.MappingStartEvent):
+                    node = yaml.MappingNode(_YAML + "map", [], start, start)
+                    value = {}
+                else:
+                    node = yaml.SequenceNode(_YAML + "seq", [], start, start)
+                    value = []
+            if not stack:
+                root, data, path = node, value, ()
+            else:
+                path = _attach(stack[-1], node, value, refuse)
+            if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+                stack.append(_Open(node, value, path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
+        raise CaseFileError(source, line, "(YAML)", f"not valid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+    return root, data
+
+
+def _scalar(loader: Any, node: yaml.ScalarNode, path: Sequence[str | int], refuse: Any) -> Any:
+    tag = node.tag
+    if tag == _YAML + "int" and len(node.value) > _MAX_INT_DIGITS:
+        refuse(node.start_mark, path, f"{shown(node.value)} has too many digits to be a number")
+    if tag in (_YAML + "merge", _YAML + "value"):  # "<<" and "=" as values are just text
+        return node.value
+    return loader.construct_object(node)
+
+
+def _next_path(top: _Open) -> tuple[str | int, ...]:
+    """The path the next node in ``top`` will have (a key is named by its mapping's path)."""
+    if isinstance(top.data, list):
+        return (*top.path, len(top.data))
+    return top.path if top.key is None else (*top.path, str(top.key_data))
+
+
+def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str | int, ...]:
+    """Add a node to the open collection; return its path."""
+    if isinstance(top.data, list):
+        top.node.value.append(node)
+        top.data.append(value)
+        return (*top.path, len(top.data) - 1)
+    if top.key is None:  # a key: check it, and wait for its value
+        if not isinstance(node, yaml.ScalarNode):
+            refuse(node.start_mark, top.path, "a mapping key must be plain text")
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag == _YAML + "merge":
+            refuse(node.start_mark, top.path, "YAML merge keys (<<) are not allowed")
+        key_text = str(value)
+        if key_text in top.seen:
+            refuse(
+                node.start_mark,
+                (*top.path, key_text),
+                f"the key {shown(key_text, 40)} is given twice "
+                f"(first on line {top.seen[key_text]}); give it once",
+            )
+        top.seen[key_text] = node.start_mark.line + 1
+        top.key, top.key_data = node, value
+        return (*top.path, key_text)
+    path = (*top.path, str(top.key_data))
+    top.node.value.append((top.key, node))
+    top.data[top.key_data] = value
+    top.key, top.key_data = None, None
+    return path
 
 
 def parse_case_text(text: str, source: str) -> dict[str, Any]:
     """Validate a case file's text and return its canonical (normalised) document."""
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-        raw = yaml.load(text, Loader=_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or exc.__class__.__name__
-        raise CaseFileError(source, line, "(YAML)", f"not valid YAML: {problem}") from None
+    if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
+        raise CaseFileError(
+            source, None, "(file)", f"is larger than {MAX_YAML_BYTES:,} bytes: not a case file"
+        )
+    root, raw = _compose(text, source)
     if not isinstance(raw, Mapping):
         raise CaseFileError(source, 1, "(top level)", "a case file must be a YAML mapping")
     return parse_case_data(raw, source, root)
@@ -153,33 +330,63 @@ def parse_case_data(
 ) -> dict[str, Any]:
     """Validate a case document given as data (a form, an API call, or parsed YAML).
 
-    ``root`` is the YAML node tree when the data came from a file, for line numbers.
+    ``root`` is the YAML node tree when the data came from a file, for line numbers. The
+    checks run in order: nesting depth (before anything walks the data recursively), the
+    schema (structure and types), the input rules of :mod:`statutory_clock.inputs` (text,
+    e-mail addresses, date ranges, numbers), then the rulebooks.
     """
-    errors = sorted(_validator().iter_errors(_jsonable(raw)), key=lambda e: e.path)
+    if not isinstance(raw, Mapping):
+        raise CaseFileError(source, None, "(top level)", "a case must be a mapping of fields")
+    try:
+        check_depth(raw)
+        data = _jsonable(raw)
+    except InputError as exc:
+        raise CaseFileError(
+            source, _line_of(root, exc.path), _field_name(exc.path), exc.problem
+        ) from None
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(e.path))
     if errors:
         path, problem = _describe(errors[0])
         raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
-    doc = normalise(_jsonable(raw))
+    try:
+        check_case_document(data)
+    except InputError as exc:
+        raise CaseFileError(
+            source, _line_of(root, exc.path), _field_name(exc.path), exc.detail
+        ) from None
+    doc = normalise(data)
     _check_semantics(doc, root, source)
     return doc
 
 
 def load_case_file(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            # Read one byte past the cap, never the whole of whatever the path names
+            # (/dev/zero, a 10 GB file).
+            content = stream.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
-        raise CaseFileError(str(path), None, "(file)", f"cannot read: {exc.strerror}") from None
+        problem = exc.strerror or exc.__class__.__name__
+        raise CaseFileError(str(path), None, "(file)", f"cannot read: {problem}") from None
+    except ValueError:  # a NUL in the path
+        raise CaseFileError(str(path), None, "(file)", "is not a usable file name") from None
+    if len(content) > MAX_YAML_BYTES:
+        raise CaseFileError(
+            str(path), None, "(file)", f"is larger than {MAX_YAML_BYTES:,} bytes: not a case file"
+        )
+    try:
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         raise CaseFileError(str(path), None, "(file)", "is not UTF-8 text") from None
     doc = parse_case_text(text, str(path))
     if "key" not in doc:
         key = path.stem.lower()
-        if not _KEY_PATTERN.match(key):
+        if not _KEY_PATTERN.fullmatch(key):
             raise CaseFileError(
                 str(path),
                 1,
                 "key",
-                f"no key given and the file name {key!r} "
+                f"no key given and the file name {shown(key)} "
                 "is not usable as one (lower-case letters, digits, hyphens)",
             )
         doc = {

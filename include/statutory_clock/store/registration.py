@@ -1,4 +1,9 @@
-"""Turning the registration form (or REST API conf) into a case-file document."""
+"""Turning the registration form (or REST API conf) into a case-file document.
+
+The form's own JSON schema (the DAG's Params) refuses most bad values as they are typed; the
+REST API may send anything, so this module checks the shape of what it reads, and the
+document it builds is validated exactly as a case file is (``parse_case_data``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from statutory_clock.inputs import shown
+from statutory_clock.store.casefile import CaseFileError
+
 _TIMESCALE_SEPARATOR = " | "
+SOURCE = "register_inspection"
 
 
 def case_key_for(authority: str, published: str) -> str:
@@ -29,15 +38,27 @@ def _recommendation(number: int, entry: Any) -> dict[str, Any]:
     return {"number": number, "text": text or None, "timescale": timescale, "theme": None}
 
 
+def _expect(params: Mapping[str, Any], name: str, kind: type, what: str) -> Any:
+    value = params.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise CaseFileError(
+            SOURCE, None, name, f"{shown(value)} is not valid here (expected {what})"
+        )
+    return value
+
+
 def case_document(params: Mapping[str, Any]) -> dict[str, Any]:
     """A case-file document from the form's fields; validation is the case file's own."""
-    judgements = dict(params.get("judgements") or {})
+    if not isinstance(params, Mapping):
+        raise CaseFileError(SOURCE, None, "(conf)", "the run's conf must be a mapping of fields")
+    judgements = dict(_expect(params, "judgements", Mapping, "a mapping of area to grade") or {})
+    entries = _expect(params, "recommendations", list, "a list of recommendations") or []
     if params.get("overall_judgement"):
         judgements["overall"] = params["overall_judgement"]
-    published = str(params.get("published") or "")
-    key = params.get("case_key") or case_key_for(
-        str(params.get("local_authority") or ""), published
-    )
+    published = params.get("published") or ""
+    authority = params.get("local_authority") or ""
+    # Cut before deriving: the derived key only needs the name's words and the year.
+    key = params.get("case_key") or case_key_for(str(authority)[:300], str(published)[:10])
     contacts = []
     if params.get("programme_manager_email"):
         contacts.append(
@@ -49,7 +70,7 @@ def case_document(params: Mapping[str, Any]) -> dict[str, Any]:
         )
     recommendations = [
         _recommendation(n, entry)
-        for n, entry in enumerate(params.get("recommendations") or [], start=1)
+        for n, entry in enumerate(entries, start=1)
         if (str(entry).strip() if not isinstance(entry, Mapping) else entry)
     ]
     doc: dict[str, Any] = {
