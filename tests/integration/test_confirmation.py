@@ -58,3 +58,29 @@ def test_a_bad_date_in_the_answer_is_refused(croydon):
     answer = {"chosen_options": ["Confirm"], "params_input": {"actual_date": "07/12/2017"}}
     with pytest.raises(register.RegisterError, match="actual_date"):
         record_confirmation(croydon, answer, PARAMS, date(2017, 12, 11))
+
+
+@pytest.mark.parametrize(
+    ("field", "params_input", "user"),
+    [
+        ("note", {"note": "Signed off\r\nBcc: someone@example.com"}, "Programme Manager"),
+        ("note", {"note": "x" * 10_001}, "Programme Manager"),
+        ("note", {"note": "Signed off \u202eevil"}, "Programme Manager"),
+        ("responded_by_user", {}, "Programme\nManager"),
+        ("responded_by_user", {}, "P" * 201),
+    ],
+)
+def test_a_hostile_answer_is_refused_and_nothing_is_recorded(croydon, field, params_input, user):
+    answer = {
+        "chosen_options": ["Confirm"],
+        "params_input": params_input,
+        "responded_by_user": {"id": "7", "name": user},
+    }
+    with db.transaction(croydon) as session:
+        before = session.execute(select(AuditEvent.id)).scalars().all()
+    with pytest.raises(register.RegisterError, match=f"^{field}: "):
+        record_confirmation(croydon, answer, PARAMS, date(2017, 12, 11))
+    with db.transaction(croydon) as session:
+        assert session.execute(select(AuditEvent.id)).scalars().all() == before
+        case = register.get_case(session, "croydon-2017")
+        assert all(e.kind != "actual" for e in case.events)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import json
 import shlex
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from statutory_clock.engine import (
     Recommendation,
     milestone_status,
 )
+from statutory_clock.inputs import InputError, Text
 from statutory_clock.store.audit_chain import FIELDS, GENESIS, PG_LOCK_KEY, row_hash
 from statutory_clock.store.casefile import day_of, precision_of
 from statutory_clock.store.models import (
@@ -1419,17 +1419,10 @@ def rename_authority(
         raise RegisterError("name", new_name, "is empty")
     if new_name != new_name.strip():
         raise RegisterError("name", new_name, "has spaces at either end")
-    if len(new_name) > _NAME_LIMIT:
-        raise RegisterError(
-            "name", new_name[:40] + "...", f"is longer than {_NAME_LIMIT} characters"
-        )
-    bad = next(
-        (ch for ch in new_name if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")), None
-    )
-    if bad is not None:
-        raise RegisterError(
-            "name", new_name, f"contains the control or format character U+{ord(bad):04X}"
-        )
+    try:  # the same rule as a case file's authority name
+        Text(_NAME_LIMIT).check("name", new_name)
+    except InputError as exc:
+        raise RegisterError(exc.field, exc.value, exc.problem) from None
     if new_name == la.name:
         raise RegisterError("name", new_name, f"is already the name of DfE code {dfe_code}")
     cases = (
