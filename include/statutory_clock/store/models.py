@@ -85,6 +85,14 @@ class Inspection(Base):
     judgements: Mapped[dict[str, Any]] = mapped_column(default=dict)
     lscb_review: Mapped[str | None] = mapped_column(String(30))
     open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A closed case keeps its history but is never overdue, reminded or packed. Why it closed:
+    # "superseded" (a later inspection of the same authority was registered: superseded_by
+    # names it), "intervention_lifted", or "closed_by_person" (closed_by says who).
+    closed_reason: Mapped[str | None] = mapped_column(String(30))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closed_note: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[str | None] = mapped_column(String(100))  # a case key
     rounding: Mapped[str] = mapped_column(String(20), default="end_of_month")
     sources: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -193,10 +201,13 @@ class MilestoneRecord(Base):
     basis: Mapped[str] = mapped_column(Text)
     confidence: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
+    # Whose act the date is: "council" (its statutory duty), "ofsted" or "dfe". A past Ofsted
+    # or DfE date with no actual recorded is "not_recorded", never the council's overdue item.
+    party: Mapped[str] = mapped_column(String(10), default="council")
     due: Mapped[date] = mapped_column(Date)
     window_start: Mapped[date | None] = mapped_column(Date)
     actual: Mapped[date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20))
     status_as_of: Mapped[date | None] = mapped_column(Date)
     due_version: Mapped[int] = mapped_column(Integer, default=1)
     extended_to: Mapped[date | None] = mapped_column(Date)
