@@ -30,7 +30,9 @@ from statutory_clock.rules import (
 )
 
 AnchorKind = Literal["receipt", "publication"]
-Status = Literal["upcoming", "due", "overdue", "met", "missed", "waived"]
+Status = Literal["upcoming", "due", "overdue", "met", "missed", "waived", "not_recorded"]
+# Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
+Party = Literal["council", "ofsted", "dfe"]
 ROUNDING_POLICIES = ("end_of_month", "exact")
 # A milestone is "due" (rather than "upcoming") from its window opening, or this many working
 # days before its due date when it has no window.
@@ -85,6 +87,7 @@ class Milestone(NamedTuple):
     confidence: str
     kind: str  # statutory | regulatory | practice
     actual: date | None = None  # when it actually happened, if recorded
+    party: Party = "council"  # whose act it is (see milestone_status)
 
     def contract_dict(self) -> dict[str, Any]:
         """The ``statclock clock --format json`` shape (see docs/architecture)."""
@@ -546,16 +549,19 @@ def milestone_status(
 ) -> Status:
     """Where a milestone stands on ``as_of``.
 
-    met / missed: it happened on or before / after its due date. overdue: not yet happened and
-    ``as_of`` is past the due date. due: its window is open, or it falls within the next
-    DUE_SOON_WORKING_DAYS working days. upcoming: otherwise. waived: an agreed waiver.
+    met / missed: it happened on or before / after its due date. overdue: the council's own
+    duty, not yet done, and ``as_of`` is past the due date. not_recorded: the same for an Ofsted
+    or DfE act (a visit, a review): it almost certainly happened, and nobody has recorded when;
+    a prompt to record it, never the council's overdue item. due: its window is open, or it
+    falls within the next DUE_SOON_WORKING_DAYS working days. upcoming: otherwise. waived: an
+    agreed waiver.
     """
     if waived:
         return "waived"
     if milestone.actual is not None:
         return "met" if milestone.actual <= milestone.due else "missed"
     if as_of > milestone.due:
-        return "overdue"
+        return "overdue" if milestone.party == "council" else "not_recorded"
     if milestone.window_start is not None and as_of >= milestone.window_start:
         return "due"
     cal = calendar or default_calendar()

@@ -319,6 +319,12 @@ def parse_case_text(text: str, source: str) -> dict[str, Any]:
         raise CaseFileError(
             source, None, "(file)", f"is larger than {MAX_YAML_BYTES:,} bytes: not a case file"
         )
+    try:  # a lone surrogate (text that came from anywhere but a UTF-8 file) stops libyaml
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CaseFileError(
+            source, None, "(file)", f"is not valid Unicode text (at character {exc.start + 1})"
+        ) from None
     root, raw = _compose(text, source)
     if not isinstance(raw, Mapping):
         raise CaseFileError(source, 1, "(top level)", "a case file must be a YAML mapping")
