@@ -192,7 +192,7 @@ def start_message(
     if len(message_id) > MAX_MESSAGE_ID or not _MESSAGE_ID.fullmatch(message_id):
         raise MessageBuildError(f"Message-ID: {message_id!r} is not a short <local@domain> id")
     msg = EmailMessage()
-    msg["Subject"] = header_text(subject, MAX_SUBJECT)
+    msg["Subject"] = wire_text("Subject", header_text(subject, MAX_SUBJECT))
     msg["From"] = sender_address(sender)
     msg["To"] = recipient_address(recipient)
     msg["Date"] = format_datetime(sent_at)
@@ -200,8 +200,35 @@ def start_message(
     for name, value in extra:
         if not re.fullmatch(r"X-[A-Za-z0-9-]+", name):
             raise ValueError(f"extra header name {name!r}: only X- names are allowed here")
-        msg[name] = header_text(value)
+        msg[name] = wire_text(name, header_text(value))
     return msg
+
+
+def _read_back(name: str, text: str) -> str:
+    probe = EmailMessage()
+    probe[name] = text
+    raw = probe.as_bytes(policy=email.policy.SMTP)
+    return str(BytesParser(policy=email.policy.default).parsebytes(raw)[name])
+
+
+def wire_text(name: str, text: str) -> str:
+    """``text``, or its plain-ASCII form if the ``email`` package cannot carry it whole.
+
+    Python's header folder can split an RFC 2047 encoded word at a line fold when a long
+    non-ASCII value also holds ``?`` and ``=`` (still one header, never a line break, but the
+    recipient would see raw ``=?utf-8?q?...`` text). So the folded header is read back, and if
+    it does not say what was meant, the value goes out as ASCII (accents dropped, anything else
+    ``?``), which is never encoded and so never split. Spaces between encoded words may be lost
+    in transit (RFC 2047 does not display them), so they are not compared.
+    """
+    if _read_back(name, text).replace(" ", "") == text.replace(" ", ""):
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c if c.isascii() else "?" for c in decomposed if not unicodedata.combining(c))
+    ascii_text = header_text(plain, 2 * len(plain))  # again: "?" may have made a new "=?"
+    if len(ascii_text) > len(text):  # NFKD can lengthen (one ligature, several letters)
+        ascii_text = ascii_text[: max(len(text) - 3, 0)].rstrip() + "..."
+    return ascii_text
 
 
 def _breaks_line(value: object) -> bool:
