@@ -47,6 +47,9 @@ _STATUS_STYLE: dict[str, tuple[str, str, str, float, str]] = {
     "due": ("o", "#ffbf47", "#0b0c0c", 7.0, "Due now (due date)"),
     "upcoming": ("o", "white", "#1d70b8", 6.5, "Forecast (due date)"),
     "waived": ("s", "white", "#505a5f", 6.0, "Waived"),
+    # An Ofsted or DfE act past its forecast with no date on file: purple, its own shape, never
+    # drawn as the council's overdue item.
+    "not_recorded": ("h", "#4c2c92", "#4c2c92", 7.0, "Not recorded (Ofsted or DfE date to record)"),
 }
 _FONT = ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica", "sans-serif"]
 _RC = {
@@ -143,20 +146,30 @@ def _short(day: date) -> str:
 
 
 def _month_interval(start: date, end: date) -> int:
+    """Months between ticks: at most about a dozen tick labels across the page."""
     months = (end.year - start.year) * 12 + end.month - start.month
-    for limit, step in ((8, 1), (18, 2), (36, 3), (72, 6)):
+    for limit, step in ((8, 1), (18, 2), (36, 3), (72, 6), (144, 12)):
         if months <= limit:
             return step
-    return 12
+    return 12 * (months // 144 + 1)
+
+
+def _anchor(snapshot: dict[str, Any]) -> date | None:
+    """The day the clock runs from (receipt or publication of the report), if known."""
+    inspection = snapshot.get("inspection") or {}
+    anchor = inspection.get("anchor") or {}
+    return _date(anchor.get("date") or inspection.get("published"))
 
 
 def timeline_svg(snapshot: dict[str, Any]) -> str:
     """Every milestone by due date, one row per rule (recurring visits share a row).
 
-    Windows are bars from `window_start` to `due`; a met or missed milestone with an actual date
-    is drawn at its actual date (with a small grey tick at the due date), others at their due
-    date, each status with its own marker shape; a dashed line marks `as_of`. Row labels are in
-    bold for statutory milestones.
+    The axis spans the case's active period, from the report to its last milestone. Windows are
+    bars from `window_start` to `due`; a met or missed milestone with an actual date is drawn at
+    its actual date (with a small grey tick at the due date), others at their due date, each
+    status with its own marker shape; a dashed line marks `as_of` when it falls in the period,
+    and a note at the edge says when it does not. Row labels are in bold for statutory
+    milestones. Every label is kept inside the figure.
     """
     milestones = [m for m in snapshot.get("milestones") or [] if m.get("due")]
     if not milestones:
@@ -185,22 +198,30 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
             row_statutory[rows[key]] = True
 
     as_of = _date(snapshot.get("as_of"))
+    # The case's active period: from the report to its last milestone. Not to `as_of`: a pack
+    # of a case long past (a seed council seen today) would otherwise span decades, its marks
+    # crowded at one end. An `as_of` outside the period is said at the edge instead.
     all_days = [_date(m["due"]) for m in milestones]
     all_days += [_date(m.get("window_start")) for m in milestones]
     all_days += [_date(m.get("actual")) for m in milestones]
-    all_days.append(as_of)
+    all_days.append(_anchor(snapshot))
     days = [d for d in all_days if d is not None]
     first, last = min(days), max(days)
 
     n_rows = len(rows)
-    height = 1.15 + 0.3 * n_rows
+    statuses = {
+        m.get("status") if m.get("status") in _STATUS_STYLE else "upcoming" for m in milestones
+    }
+    legend_rows = -(-(len(statuses) + 3) // 4)  # statuses, due tick, window, as-of; 4 a row
+    bottom_in = 0.5 + 0.16 * legend_rows
+    height = 0.3 + bottom_in + 0.3 * n_rows
     title = (
         f"Statutory timeline: {len(milestones)} milestones from {_short(first)} to {_short(last)}"
     )
     with mpl.rc_context(_RC):
         fig = Figure(figsize=(_WIDTH_IN, height))
         left = 2.25 / _WIDTH_IN
-        fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=0.85 / height)
+        fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=bottom_in / height)
         ax: Axes = fig.add_subplot()
         ax.set_ylim(n_rows - 0.5, -0.5)
         for row in range(0, n_rows, 2):
@@ -268,9 +289,17 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                 clip_on=False,
             )
 
-        if as_of:
+        pad = max(10, (last - first).days // 40)
+        low, high = _num(first) - pad, _num(last) + pad
+        ax.set_xlim(low, high)
+        as_of_inside = as_of is not None and low <= _num(as_of) <= high
+        if as_of is not None and as_of_inside:
             x = _num(as_of)
             ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
+            # Centred over the line, or flush with the axes near either end, so that the label
+            # never runs off the page.
+            where = (x - low) / (high - low)
+            align = "left" if where < 0.15 else "right" if where > 0.85 else "center"
             ax.annotate(
                 f"As of {_short(as_of)}",
                 xy=(x, 1),
@@ -280,12 +309,25 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
                 fontsize=7,
                 fontweight="bold",
                 va="bottom",
-                ha="center",
+                ha=align,
                 parse_math=False,
             )
-
-        pad = max(10, (last - first).days // 40)
-        ax.set_xlim(_num(first) - pad, _num(last) + pad)
+        elif as_of is not None:
+            after = _num(as_of) > high
+            ax.annotate(
+                f"As of {_short(as_of)}: {'after' if after else 'before'} every milestone "
+                + ("→" if after else "←"),
+                xy=(1 if after else 0, 1),
+                xycoords="axes fraction",
+                xytext=(0, 2),
+                textcoords="offset points",
+                fontsize=7,
+                fontweight="bold",
+                va="bottom",
+                ha="right" if after else "left",
+                parse_math=False,
+                gid="tl-as-of-outside",
+            )
         interval = _month_interval(first, last)
         ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
@@ -334,7 +376,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
             handles.append(
                 Patch(facecolor="#b7d3ee", edgecolor="#1d70b8", linewidth=0.5, label="Window")
             )
-        if as_of:
+        if as_of_inside:
             handles.append(Line2D([], [], color="#0b0c0c", linestyle="--", label="As-of date"))
         fig.legend(
             handles=handles,
