@@ -298,8 +298,8 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
             ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
             # Centred over the line, or flush with the axes near either end, so that the label
             # never runs off the page.
-            where = (x - low) / (high - low)
-            align = "left" if where < 0.15 else "right" if where > 0.85 else "center"
+            position = (x - low) / (high - low)
+            align = "left" if position < 0.15 else "right" if position > 0.85 else "center"
             ax.annotate(
                 f"As of {_short(as_of)}",
                 xy=(x, 1),
