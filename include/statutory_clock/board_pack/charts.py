@@ -132,7 +132,7 @@ def _message_chart(message: str, element_id: str) -> str:
         return _to_svg(fig, message, element_id)
 
 
-def _row_label(title: str, width: int = 38) -> str:
+def _row_label(title: str, width: int = 34) -> str:
     """A short label for a timeline row: parentheticals and recurrence numbers dropped."""
     short = re.sub(r"\s*\([^)]*\)", "", title).strip() or title
     lines = textwrap.wrap(short, width)
@@ -162,6 +162,16 @@ def _anchor(snapshot: dict[str, Any]) -> date | None:
 
 
 def timeline_svg(snapshot: dict[str, Any]) -> str:
+    """The statutory timeline chart as SVG text (see `timeline_figure`)."""
+    mpl = _mpl()
+    with mpl.rc_context(_RC):
+        drawn = timeline_figure(snapshot)
+        if drawn is None:
+            return _message_chart("No milestones to show.", "timeline-chart")
+        return _to_svg(drawn[0], drawn[1], "timeline-chart")
+
+
+def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     """Every milestone by due date, one row per rule (recurring visits share a row).
 
     The axis spans the case's active period, from the report to its last milestone. Windows are
@@ -169,13 +179,13 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
     its actual date (with a small grey tick at the due date), others at their due date, each
     status with its own marker shape; a dashed line marks `as_of` when it falls in the period,
     and a note at the edge says when it does not. Row labels are in bold for statutory
-    milestones. Every label is kept inside the figure.
+    milestones. Every label is kept inside the figure. Made under the caller's matplotlib
+    settings: `timeline_svg` draws it with the charts' own (`_RC`). None without milestones.
     """
     milestones = [m for m in snapshot.get("milestones") or [] if m.get("due")]
     if not milestones:
-        return _message_chart("No milestones to show.", "timeline-chart")
+        return None
 
-    mpl = _mpl()
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -212,181 +222,178 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
     statuses = {
         m.get("status") if m.get("status") in _STATUS_STYLE else "upcoming" for m in milestones
     }
-    legend_rows = -(-(len(statuses) + 3) // 4)  # statuses, due tick, window, as-of; 4 a row
+    legend_rows = -(-(len(statuses) + 3) // 3)  # statuses, due tick, window, as-of; 3 a row
     bottom_in = 0.5 + 0.16 * legend_rows
     height = 0.3 + bottom_in + 0.3 * n_rows
     title = (
         f"Statutory timeline: {len(milestones)} milestones from {_short(first)} to {_short(last)}"
     )
-    with mpl.rc_context(_RC):
-        fig = Figure(figsize=(_WIDTH_IN, height))
-        left = 2.25 / _WIDTH_IN
-        fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=bottom_in / height)
-        ax: Axes = fig.add_subplot()
-        ax.set_ylim(n_rows - 0.5, -0.5)
-        for row in range(0, n_rows, 2):
-            ax.axhspan(row - 0.5, row + 0.5, color="#f3f2f1", zorder=0, linewidth=0)
+    fig = Figure(figsize=(_WIDTH_IN, height))
+    left = 2.25 / _WIDTH_IN
+    fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=bottom_in / height)
+    ax: Axes = fig.add_subplot()
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    for row in range(0, n_rows, 2):
+        ax.axhspan(row - 0.5, row + 0.5, color="#f3f2f1", zorder=0, linewidth=0)
 
-        # Marks of one kind are drawn as one matplotlib line each (one SVG group of <use>
-        # markers): a line per milestone cost a group, a clip path and an artist apiece.
-        marks: dict[str, tuple[list[float], list[int]]] = {}
-        due_ticks: tuple[list[float], list[int]] = ([], [])
-        has_window = False
-        for i, m in enumerate(milestones):
-            row = rows[m.get("rule") or m.get("id") or m["title"]]
-            due = date.fromisoformat(m["due"])
-            start = _date(m.get("window_start"))
-            actual = _date(m.get("actual"))
-            status = m.get("status") or "upcoming"
-            if status not in _STATUS_STYLE:
-                status = "upcoming"
-            if start and start < due:
-                has_window = True
-                ax.barh(
-                    row,
-                    _num(due) - _num(start),
-                    left=_num(start),
-                    height=0.42,
-                    color="#b7d3ee",
-                    edgecolor="#1d70b8",
-                    linewidth=0.5,
-                    zorder=2,
-                    gid=f"tl-window-{i}",
-                    clip_on=False,
-                )
-            where = due
-            if actual and status in ("met", "missed", "waived"):
-                where = actual
-                due_ticks[0].append(_num(due))
-                due_ticks[1].append(row)
-            xs, ys = marks.setdefault(status, ([], []))
-            xs.append(_num(where))
-            ys.append(row)
-        if due_ticks[0]:
-            ax.plot(
-                *due_ticks,
-                marker="|",
-                markersize=9,
-                color="#505a5f",
-                linestyle="none",
-                zorder=3,
-                gid="tl-due",
+    # Marks of one kind are drawn as one matplotlib line each (one SVG group of <use>
+    # markers): a line per milestone cost a group, a clip path and an artist apiece.
+    marks: dict[str, tuple[list[float], list[int]]] = {}
+    due_ticks: tuple[list[float], list[int]] = ([], [])
+    has_window = False
+    for i, m in enumerate(milestones):
+        row = rows[m.get("rule") or m.get("id") or m["title"]]
+        due = date.fromisoformat(m["due"])
+        start = _date(m.get("window_start"))
+        actual = _date(m.get("actual"))
+        status = m.get("status") or "upcoming"
+        if status not in _STATUS_STYLE:
+            status = "upcoming"
+        if start and start < due:
+            has_window = True
+            ax.barh(
+                row,
+                _num(due) - _num(start),
+                left=_num(start),
+                height=0.42,
+                color="#b7d3ee",
+                edgecolor="#1d70b8",
+                linewidth=0.5,
+                zorder=2,
+                gid=f"tl-window-{i}",
                 clip_on=False,
             )
-        for status, (xs, ys) in marks.items():
-            marker, face, edge, size, _label = _STATUS_STYLE[status]
-            ax.plot(
-                xs,
-                ys,
-                marker=marker,
-                markersize=size,
-                markerfacecolor=face,
-                markeredgecolor=edge,
-                markeredgewidth=1.1,
-                linestyle="none",
-                zorder=4,
-                gid=f"tl-ms-{status}",
-                clip_on=False,
-            )
+        where = due
+        if actual and status in ("met", "missed", "waived"):
+            where = actual
+            due_ticks[0].append(_num(due))
+            due_ticks[1].append(row)
+        xs, ys = marks.setdefault(status, ([], []))
+        xs.append(_num(where))
+        ys.append(row)
+    if due_ticks[0]:
+        ax.plot(
+            *due_ticks,
+            marker="|",
+            markersize=9,
+            color="#505a5f",
+            linestyle="none",
+            zorder=3,
+            gid="tl-due",
+            clip_on=False,
+        )
+    for status, (xs, ys) in marks.items():
+        marker, face, edge, size, _label = _STATUS_STYLE[status]
+        ax.plot(
+            xs,
+            ys,
+            marker=marker,
+            markersize=size,
+            markerfacecolor=face,
+            markeredgecolor=edge,
+            markeredgewidth=1.1,
+            linestyle="none",
+            zorder=4,
+            gid=f"tl-ms-{status}",
+            clip_on=False,
+        )
 
-        pad = max(10, (last - first).days // 40)
-        low, high = _num(first) - pad, _num(last) + pad
-        ax.set_xlim(low, high)
-        as_of_inside = as_of is not None and low <= _num(as_of) <= high
-        if as_of is not None and as_of_inside:
-            x = _num(as_of)
-            ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
-            # Centred over the line, or flush with the axes near either end, so that the label
-            # never runs off the page.
-            position = (x - low) / (high - low)
-            align = "left" if position < 0.15 else "right" if position > 0.85 else "center"
-            ax.annotate(
-                f"As of {_short(as_of)}",
-                xy=(x, 1),
-                xycoords=("data", "axes fraction"),
-                xytext=(0, 2),
-                textcoords="offset points",
-                fontsize=7,
-                fontweight="bold",
-                va="bottom",
-                ha=align,
-                parse_math=False,
-            )
-        elif as_of is not None:
-            after = _num(as_of) > high
-            ax.annotate(
-                f"As of {_short(as_of)}: {'after' if after else 'before'} every milestone "
-                + ("→" if after else "←"),
-                xy=(1 if after else 0, 1),
-                xycoords="axes fraction",
-                xytext=(0, 2),
-                textcoords="offset points",
-                fontsize=7,
-                fontweight="bold",
-                va="bottom",
-                ha="right" if after else "left",
-                parse_math=False,
-                gid="tl-as-of-outside",
-            )
-        interval = _month_interval(first, last)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
-        ax.set_axisbelow(True)
-        ax.set_yticks(range(n_rows))
-        ax.set_yticklabels(row_titles, fontsize=7, parse_math=False)
-        for tick_label, statutory in zip(ax.get_yticklabels(), row_statutory, strict=True):
-            if statutory:
-                tick_label.set_fontweight("bold")
-        ax.tick_params(axis="y", length=0)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
+    pad = max(10, (last - first).days // 40)
+    low, high = _num(first) - pad, _num(last) + pad
+    ax.set_xlim(low, high)
+    as_of_inside = as_of is not None and low <= _num(as_of) <= high
+    if as_of is not None and as_of_inside:
+        x = _num(as_of)
+        ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
+        # Centred over the line, or flush with the axes near either end, so that the label
+        # never runs off the page.
+        position = (x - low) / (high - low)
+        align = "left" if position < 0.15 else "right" if position > 0.85 else "center"
+        ax.annotate(
+            f"As of {_short(as_of)}",
+            xy=(x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            fontsize=7,
+            fontweight="bold",
+            va="bottom",
+            ha=align,
+            parse_math=False,
+        )
+    elif as_of is not None:
+        after = _num(as_of) > high
+        ax.annotate(
+            f"As of {_short(as_of)}: {'after' if after else 'before'} every milestone "
+            + ("→" if after else "←"),
+            xy=(1 if after else 0, 1),
+            xycoords="axes fraction",
+            xytext=(0, 2),
+            textcoords="offset points",
+            fontsize=7,
+            fontweight="bold",
+            va="bottom",
+            ha="right" if after else "left",
+            parse_math=False,
+            gid="tl-as-of-outside",
+        )
+    interval = _month_interval(first, last)
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
+    ax.set_axisbelow(True)
+    ax.set_yticks(range(n_rows))
+    ax.set_yticklabels(row_titles, fontsize=7, parse_math=False)
+    for tick_label, statutory in zip(ax.get_yticklabels(), row_statutory, strict=True):
+        if statutory:
+            tick_label.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
-        handles: list[Any] = []
-        for status, (marker, face, edge, size, label) in _STATUS_STYLE.items():
-            if status in marks:
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        marker=marker,
-                        markersize=size * 0.9,
-                        markerfacecolor=face,
-                        markeredgecolor=edge,
-                        linestyle="none",
-                        label=label,
-                    )
-                )
-        if any(
-            m.get("actual") and m.get("status") in ("met", "missed", "waived") for m in milestones
-        ):
+    handles: list[Any] = []
+    for status, (marker, face, edge, size, label) in _STATUS_STYLE.items():
+        if status in marks:
             handles.append(
                 Line2D(
                     [],
                     [],
-                    marker="|",
-                    markersize=8,
-                    color="#505a5f",
+                    marker=marker,
+                    markersize=size * 0.9,
+                    markerfacecolor=face,
+                    markeredgecolor=edge,
                     linestyle="none",
-                    label="Due date of a met item",
+                    label=label,
                 )
             )
-        if has_window:
-            handles.append(
-                Patch(facecolor="#b7d3ee", edgecolor="#1d70b8", linewidth=0.5, label="Window")
+    if any(m.get("actual") and m.get("status") in ("met", "missed", "waived") for m in milestones):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="|",
+                markersize=8,
+                color="#505a5f",
+                linestyle="none",
+                label="Due date of a met item",
             )
-        if as_of_inside:
-            handles.append(Line2D([], [], color="#0b0c0c", linestyle="--", label="As-of date"))
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=min(4, len(handles)),
-            fontsize=7,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.0),
         )
-        return _to_svg(fig, title, "timeline-chart")
+    if has_window:
+        handles.append(
+            Patch(facecolor="#b7d3ee", edgecolor="#1d70b8", linewidth=0.5, label="Window")
+        )
+    if as_of_inside:
+        handles.append(Line2D([], [], color="#0b0c0c", linestyle="--", label="As-of date"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(3, len(handles)),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    return fig, title
 
 
 def rag_chart_svg(snapshot: dict[str, Any]) -> str:

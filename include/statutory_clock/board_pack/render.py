@@ -94,7 +94,7 @@ def _as_date(value: str | date | None) -> date | None:
     return date.fromisoformat(value)
 
 
-def format_date(value: str | date | None, missing: str = "Not set") -> str:
+def format_date(value: str | date | None, missing: str = "Not recorded") -> str:
     """ISO date (or None) -> 'Monday 11 December 2017' (or `missing`)."""
     day = _as_date(value)
     return long_date(day) if day else missing
