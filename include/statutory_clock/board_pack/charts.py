@@ -376,7 +376,7 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
                 markersize=8,
                 color="#505a5f",
                 linestyle="none",
-                label="Due date of a met item",
+                label="Due date of an item done",
             )
         )
     if has_window:
