@@ -15,7 +15,9 @@ code makes now.
 The case is taken as it stood in 2017: open, whatever its lifecycle says today. The facts below
 are illustrative, recorded so that every part of a pack has something to show (met, missed,
 waived and overdue items, RAG ratings and their changes, progress notes, a visit's findings,
-moved and completed milestones). They are not from the seed, which gives none of them.
+moved and completed milestones). They are not from the seed, which gives none of them; where
+the case file itself records the date of an event, that date stands and the illustrative one is
+not recorded.
 """
 
 from __future__ import annotations
@@ -124,11 +126,13 @@ OCTOBER = (date(2017, 10, 1), date(2017, 10, 31), "October 2017", date(2017, 11,
 NOVEMBER = (date(2017, 11, 1), date(2017, 11, 30), "November 2017", date(2017, 12, 7))
 
 
-def _record(session: Any, fact: Fact) -> None:
+def _record(session: Any, fact: Fact, on_file: set[str]) -> None:
     from statutory_clock.store import register
 
     if fact.command == "event":
         milestone, day = fact.args
+        if milestone in on_file:
+            return  # the case file's own date stands
         register.record_event(session, KEY, milestone, day, ACTOR, fact.recorded, note=fact.note)
     elif fact.command == "action":
         position, status, noted = fact.args
@@ -163,6 +167,7 @@ def generate() -> str:
     doc = dict(load_case_file(CASE_FILE))
     if doc.get("lifecycle") is not None:
         doc["lifecycle"] = None  # open, as it was in 2017
+    on_file = {str(event["milestone"]) for event in doc["inspection"].get("events") or []}
     with tempfile.TemporaryDirectory(prefix="statclock-fixture-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'register.db'}"
         db.upgrade(url)
@@ -172,14 +177,14 @@ def generate() -> str:
                 register.import_case(session, doc, ACTOR, IMPORTED)
             for fact in EARLY:
                 with db.transaction(engine) as session:
-                    _record(session, fact)
+                    _record(session, fact, on_file)
             with db.transaction(engine) as session:
                 october = _snapshot(session, OCTOBER, None)
             # A pack made from the archived JSON, as the DAG does (previous_snapshot reads it).
             october = json.loads(json.dumps(october))
             for fact in LATER:
                 with db.transaction(engine) as session:
-                    _record(session, fact)
+                    _record(session, fact, on_file)
             with db.transaction(engine) as session:
                 november = _snapshot(session, NOVEMBER, october)
         finally:
