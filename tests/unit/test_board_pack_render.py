@@ -655,6 +655,20 @@ def test_every_timeline_label_is_inside_the_figure(as_of: str) -> None:
     assert _timeline_labels_outside(s) == []
 
 
+def test_every_rag_chart_label_is_inside_the_figure(snapshot: dict[str, Any]) -> None:
+    import matplotlib
+
+    s = sample_snapshot()
+    s["rag_by_theme"] = {
+        "a theme with an exceptionally long name that a council might well give it": {"red": 1},
+        **s["rag_by_theme"],
+    }
+    with matplotlib.rc_context(charts._RAG_RC):  # the settings rag_chart_svg draws with
+        drawn = charts.rag_chart_figure(s)
+        assert drawn is not None
+        assert _labels_outside(drawn[0]) == []
+
+
 def test_the_label_check_sees_a_label_outside() -> None:
     # The check above can fail: text running off a figure's right edge is reported.
     from matplotlib.figure import Figure

@@ -63,6 +63,7 @@ _RC = {
     "xtick.color": "#0b0c0c",
     "ytick.color": "#0b0c0c",
 }
+_RAG_RC = {**_RC, "hatch.linewidth": 0.6, "hatch.color": "#0b0c0c"}
 _ID = re.compile(r'\bid="([^"]+)"')
 _ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 _STYLE_ELEMENT = re.compile(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")
@@ -397,14 +398,24 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
 
 
 def rag_chart_svg(snapshot: dict[str, Any]) -> str:
+    """The action plan's RAG chart as SVG text (see `rag_chart_figure`)."""
+    mpl = _mpl()
+    with mpl.rc_context(_RAG_RC):
+        drawn = rag_chart_figure(snapshot)
+        if drawn is None:
+            return _message_chart("No action plan items are rated yet.", "rag-chart")
+        return _to_svg(drawn[0], drawn[1], "rag-chart")
+
+
+def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     """Action-plan RAG ratings by theme as stacked horizontal bars, each segment labelled with
-    its count; a hatch pattern as well as a colour tells the ratings apart."""
+    its count; a hatch pattern as well as a colour tells the ratings apart. Made under the
+    caller's matplotlib settings (`rag_chart_svg` uses `_RAG_RC`); None with nothing rated."""
     by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
     themes = [(t, c) for t, c in by_theme.items() if sum(int(c.get(k) or 0) for k in RAG_COLOURS)]
     if not themes:
-        return _message_chart("No action plan items are rated yet.", "rag-chart")
+        return None
 
-    mpl = _mpl()
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -414,84 +425,83 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
     title = "Action plan RAG ratings by theme: " + ", ".join(
         f"{RAG_LABELS[k]} {v}" for k, v in totals.items()
     )
-    with mpl.rc_context({**_RC, "hatch.linewidth": 0.6, "hatch.color": "#0b0c0c"}):
-        fig = Figure(figsize=(_WIDTH_IN, height))
-        fig.subplots_adjust(
-            left=2.25 / _WIDTH_IN, right=0.97, top=1 - 0.15 / height, bottom=0.45 / height
-        )
-        ax: Axes = fig.add_subplot()
-        ax.set_ylim(n - 0.5, -0.5)
-        widest = 0
-        for row, (_theme, counts) in enumerate(themes):
-            left = 0
-            for key, colour in RAG_COLOURS.items():
-                value = int(counts.get(key) or 0)
-                if not value:
-                    continue
-                ax.barh(
-                    row,
-                    value,
-                    left=left,
-                    height=0.6,
-                    color=colour,
-                    edgecolor="#0b0c0c",
-                    linewidth=0.4,
-                    hatch=_RAG_HATCH[key] or None,
-                    gid=f"rag-seg-{row}-{key}",
-                    clip_on=False,
-                )
-                ax.text(
-                    left + value / 2,
-                    row,
-                    str(value),
-                    ha="center",
-                    va="center",
-                    fontsize=7.5,
-                    fontweight="bold",
-                    color="#0b0c0c",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "linewidth": 0},
-                )
-                left += value
-            ax.annotate(
-                str(left),
-                xy=(left, row),
-                xytext=(3, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                fontsize=7.5,
-                color="#0b0c0c",
-                parse_math=False,
-            )
-            widest = max(widest, left)
-        ax.set_xlim(0, widest * 1.06)  # room for the totals
-        ax.set_yticks(range(n))
-        ax.set_yticklabels(
-            [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
-        )
-        ax.tick_params(axis="y", length=0)
-        # No x axis: every segment carries its count and every bar its total, so a scale
-        # would add ink (and WeasyPrint lays out SVG text one letter at a time) but no facts.
-        ax.xaxis.set_visible(False)
-        for side in ("top", "right", "bottom"):
-            ax.spines[side].set_visible(False)
-        handles = [
-            Patch(
-                facecolor=RAG_COLOURS[k],
+    fig = Figure(figsize=(_WIDTH_IN, height))
+    fig.subplots_adjust(
+        left=2.25 / _WIDTH_IN, right=0.97, top=1 - 0.15 / height, bottom=0.45 / height
+    )
+    ax: Axes = fig.add_subplot()
+    ax.set_ylim(n - 0.5, -0.5)
+    widest = 0
+    for row, (_theme, counts) in enumerate(themes):
+        left = 0
+        for key, colour in RAG_COLOURS.items():
+            value = int(counts.get(key) or 0)
+            if not value:
+                continue
+            ax.barh(
+                row,
+                value,
+                left=left,
+                height=0.6,
+                color=colour,
                 edgecolor="#0b0c0c",
                 linewidth=0.4,
-                hatch=_RAG_HATCH[k] or None,
-                label=RAG_LABELS[k],
+                hatch=_RAG_HATCH[key] or None,
+                gid=f"rag-seg-{row}-{key}",
+                clip_on=False,
             )
-            for k in RAG_COLOURS
-            if totals[k]
-        ]
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=len(handles),
-            fontsize=7,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.0),
+            ax.text(
+                left + value / 2,
+                row,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                fontweight="bold",
+                color="#0b0c0c",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "linewidth": 0},
+            )
+            left += value
+        ax.annotate(
+            str(left),
+            xy=(left, row),
+            xytext=(3, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=7.5,
+            color="#0b0c0c",
+            parse_math=False,
         )
-        return _to_svg(fig, title, "rag-chart")
+        widest = max(widest, left)
+    ax.set_xlim(0, widest * 1.06)  # room for the totals
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(
+        [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
+    )
+    ax.tick_params(axis="y", length=0)
+    # No x axis: every segment carries its count and every bar its total, so a scale
+    # would add ink (and WeasyPrint lays out SVG text one letter at a time) but no facts.
+    ax.xaxis.set_visible(False)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    handles = [
+        Patch(
+            facecolor=RAG_COLOURS[k],
+            edgecolor="#0b0c0c",
+            linewidth=0.4,
+            hatch=_RAG_HATCH[k] or None,
+            label=RAG_LABELS[k],
+        )
+        for k in RAG_COLOURS
+        if totals[k]
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    return fig, title
