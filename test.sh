@@ -3,7 +3,7 @@
 #   ./test.sh [PYTEST ARGS...]          everything (PostgreSQL, dag.test() runs); arguments go
 #                                       to pytest, e.g. ./test.sh -x tests/integration
 #   ./test.sh --fast [PYTEST ARGS...]   lint, types and the unit tests only (tests/unit): no
-#                                       PostgreSQL, no Airflow runs, nothing installed; < 1 min
+#                                       PostgreSQL, no Debian packages, no Airflow runs; < 1 min
 set -euo pipefail
 cd "$(dirname "$0")"
 fast=""
