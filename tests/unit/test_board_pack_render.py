@@ -410,6 +410,22 @@ def test_rendering_is_deterministic(snapshot: dict[str, Any], html: str) -> None
     assert render_html(copy.deepcopy(snapshot)) == html
 
 
+def test_a_pack_remade_from_its_archived_snapshot_is_the_same(html: str) -> None:
+    # The archive writes snapshot.json with sorted keys; the order of the judgements and of the
+    # plan's themes comes from the report and the plan, not from the JSON's key order.
+    s = sample_snapshot()
+    s["inspection"]["judgements"] = dict(reversed(s["inspection"]["judgements"].items()))
+    s["rag_by_theme"] = dict(reversed(s["rag_by_theme"].items()))
+    assert render_html(s) == html
+    text = text_of(html)
+    assert text.index("Overall effectiveness") < text.index("Children who need help")
+    table = text_of(html[html.index('<table class="data rag-table">') :].split("</table>")[0])
+    themes = [a["theme"] for a in sorted(s["actions"], key=lambda a: a["recommendation"])]
+    first_seen = list(dict.fromkeys(themes))
+    positions = [table.index(t[:1].upper() + t[1:]) for t in first_seen]
+    assert positions == sorted(positions)
+
+
 def test_the_snapshot_is_not_modified() -> None:
     s = sample_snapshot()
     before = copy.deepcopy(s)

@@ -397,6 +397,21 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     return fig, title
 
 
+def themes_in_plan_order(snapshot: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """`rag_by_theme` in the order of the plan: by the first recommendation each theme serves,
+    then by name. An archived snapshot is written with sorted keys, so the JSON's own order is
+    not the plan's; this gives a remade pack the same order as the first."""
+    by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
+    first: dict[str, float] = {}
+    for action in snapshot.get("actions") or []:
+        number = action.get("recommendation")
+        theme = action.get("theme")
+        if theme in by_theme and isinstance(number, int):
+            first[theme] = min(first.get(theme, float("inf")), number)
+    order = sorted(by_theme, key=lambda t: (first.get(t, float("inf")), t.casefold()))
+    return {theme: by_theme[theme] for theme in order}
+
+
 def rag_chart_svg(snapshot: dict[str, Any]) -> str:
     """The action plan's RAG chart as SVG text (see `rag_chart_figure`)."""
     mpl = _mpl()
@@ -411,7 +426,7 @@ def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     """Action-plan RAG ratings by theme as stacked horizontal bars, each segment labelled with
     its count; a hatch pattern as well as a colour tells the ratings apart. Made under the
     caller's matplotlib settings (`rag_chart_svg` uses `_RAG_RC`); None with nothing rated."""
-    by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
+    by_theme = themes_in_plan_order(snapshot)
     themes = [(t, c) for t, c in by_theme.items() if sum(int(c.get(k) or 0) for k in RAG_COLOURS)]
     if not themes:
         return None

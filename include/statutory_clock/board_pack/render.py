@@ -367,6 +367,15 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
             inspection,
             ("framework", "title", "published", "received", "judgements", "lscb_review"),
         )
+        # Overall effectiveness first, then the areas in the report's order (an archived
+        # snapshot's keys are sorted, so its own order is not the report's).
+        areas = list(_JUDGEMENT_AREAS)
+        inspection["judgements"] = dict(
+            sorted(
+                (inspection["judgements"] or {}).items(),
+                key=lambda item: areas.index(item[0]) if item[0] in areas else len(areas),
+            )
+        )
         inspection["anchor"] = _one(
             inspection.get("anchor") or {"date": inspection["published"], "kind": "publication"},
             ("date", "kind"),
@@ -407,7 +416,7 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
         "overdue_and_missed": _complete(snapshot.get("overdue_and_missed"), _MILESTONE_KEYS),
         "action_groups": _action_groups(actions),
         "action_count": len(actions),
-        "rag_by_theme": snapshot.get("rag_by_theme") or {},
+        "rag_by_theme": charts.themes_in_plan_order(snapshot),
         "rag_totals": rag_totals,
         "rag_keys": list(charts.RAG_COLOURS),
         "changes": change_view,
