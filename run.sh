@@ -54,7 +54,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-setsid python -m statutory_clock.mailcatcher --dir var/mail --port "$MAIL_PORT" \
+setsid python -m devtools.mailcatcher --dir var/mail --port "$MAIL_PORT" \
   > var/mail-catcher.log 2>&1 &
 pids+=($!)
 

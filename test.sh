@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type check, then every test. Sets up .venv/ first if needed.
+#   ./test.sh [PYTEST ARGS...]          everything (PostgreSQL, dag.test() runs); arguments go
+#                                       to pytest, e.g. ./test.sh -x tests/integration
+#   ./test.sh --fast [PYTEST ARGS...]   lint, types and the unit tests only (tests/unit): no
+#                                       PostgreSQL, no Debian packages, no Airflow runs; < 1 min
 set -euo pipefail
 cd "$(dirname "$0")"
+fast=""
+if [[ "${1:-}" == "--fast" ]]; then
+  fast=1
+  shift
+fi
 scripts/setup-venv.sh
 echo "==> ruff (lint and format check)"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "==> mypy (engine package, strict)"
 .venv/bin/mypy
+if [[ -n "$fast" ]]; then
+  echo "==> pytest (unit tests only)"
+  exec .venv/bin/pytest tests/unit "$@"
+fi
 if [[ -z "${STATCLOCK_TEST_POSTGRES_URL:-}" && -z "${STATCLOCK_SKIP_POSTGRES:-}" ]]; then
   echo "==> PostgreSQL for the tests"
   STATCLOCK_TEST_POSTGRES_URL="$(scripts/test-postgres.sh)"

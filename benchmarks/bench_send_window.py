@@ -22,6 +22,7 @@ import argparse
 import os
 import smtplib
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -31,11 +32,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+# The mail catcher is a development tool at the repository's top level (devtools/).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from statutory_clock.mailcatcher import MailCatcher
+from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import MilestoneRecord, ReminderLedger

@@ -3,7 +3,7 @@
 #
 # The same shape as the compose stack, one process per container:
 #   PostgreSQL            one server, two fresh databases (Airflow's metadata, the case register)
-#   mail catcher          python -m statutory_clock.mailcatcher, standing in for Mailpit
+#   mail catcher          devtools/mailcatcher.py, standing in for Mailpit
 #   airflow api-server    its own process, on a free port (execution API URL set to match)
 #   airflow scheduler     LocalExecutor (tasks run here, as in the compose scheduler container)
 #   airflow dag-processor
@@ -506,7 +506,7 @@ step_done
 
 # --- 4. The mail catcher, standing in for Mailpit ---------------------------------------------
 step "Mail catcher (stands in for Mailpit)"
-start_process mail-catcher "$PY" -m statutory_clock.mailcatcher --dir "$WORK/mail" --host 127.0.0.1 --port 0
+start_process mail-catcher "$PY" "$ROOT/devtools/mailcatcher.py" --dir "$WORK/mail" --host 127.0.0.1 --port 0
 MAIL_PORT=""
 for _ in $(seq 1 30); do
   MAIL_PORT=$(sed -nE 's/^Mail catcher listening on [^:]+:([0-9]+);.*/\1/p' "$WORK/logs/mail-catcher.log")

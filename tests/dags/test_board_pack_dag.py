@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from statutory_clock.mailcatcher import MailCatcher
+from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import BoardPack

@@ -1,7 +1,7 @@
 """Real `dag.test()` runs of the clock, reminders, registration and watchdog DAGs.
 
 Each run uses a real case register (SQLite file or PostgreSQL server), a real SMTP server
-(statutory_clock.mailcatcher) and Airflow's own dag.test() in a subprocess with a fresh home.
+(devtools.mailcatcher) and Airflow's own dag.test() in a subprocess with a fresh home.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from statutory_clock.mailcatcher import MailCatcher
+from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger

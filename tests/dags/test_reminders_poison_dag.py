@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from statutory_clock.mailcatcher import MailCatcher
+from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
 from statutory_clock.store.models import ReminderLedger
 from statutory_clock.store.watchdog import reminders_completed

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from statutory_clock.mailcatcher import MailCatcher, _SaveToDirectory
+from devtools.mailcatcher import MailCatcher, _SaveToDirectory
 
 REFUSAL = "550 5.1.1 No such mailbox here"
 

@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from statutory_clock import mailcatcher
-from statutory_clock.mailcatcher import MailCatcher, main, subject_slug
+from devtools import mailcatcher
+from devtools.mailcatcher import MailCatcher, main, subject_slug
 
+REPO = Path(__file__).resolve().parents[2]
+# The mail catcher is a development tool in the repository's top-level `devtools` package, not
+# in the installed product: a child process finds it through PYTHONPATH.
+CHILD_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+}
 SENDER = "statclock@council.example.gov.uk"
 ICS = (
     "BEGIN:VCALENDAR\r\n"
@@ -217,19 +224,29 @@ def test_an_encoded_subject_is_decoded_before_it_names_the_file(tmp_path):
 
 def test_the_module_does_not_import_airflow():
     check = (
-        "import sys, statutory_clock.mailcatcher\n"
+        "import sys, devtools.mailcatcher\n"
         "print(sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.')))"
     )
-    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, env=CHILD_ENV
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_product_package_does_not_contain_the_mail_catcher():
+    import statutory_clock
+
+    package = Path(statutory_clock.__file__).parent
+    assert not list(package.rglob("mailcatcher*"))
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_command_line_runs_until_signalled_and_stops_cleanly(tmp_path, stop_signal):
     process = subprocess.Popen(
-        [sys.executable, "-m", "statutory_clock.mailcatcher", "--dir", "var/mail", "--port", "0"],
+        [sys.executable, "-m", "devtools.mailcatcher", "--dir", "var/mail", "--port", "0"],
         cwd=tmp_path,
+        env=CHILD_ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,8 +9,9 @@
     rag_chart_svg(snapshot) -> str    action-plan RAG ratings by theme, SVG text
 
 Importing this package is cheap: Jinja2, matplotlib and WeasyPrint are imported on first use.
-It never imports Airflow. The snapshot's shape (schema 1) is documented in
-`sample_snapshot.sample_snapshot()`, which returns a realistic one for Croydon 2017.
+It never imports Airflow. The snapshot (schema 1) is what `assemble.build_snapshot` makes from
+the register; a real one, generated from a demo case file by `scripts/regenerate_pack_fixture.py`,
+is kept for the tests in `tests/fixtures/board_pack/`.
 """
 
 from statutory_clock.board_pack.charts import rag_chart_svg, timeline_svg

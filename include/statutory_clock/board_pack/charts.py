@@ -47,6 +47,9 @@ _STATUS_STYLE: dict[str, tuple[str, str, str, float, str]] = {
     "due": ("o", "#ffbf47", "#0b0c0c", 7.0, "Due now (due date)"),
     "upcoming": ("o", "white", "#1d70b8", 6.5, "Forecast (due date)"),
     "waived": ("s", "white", "#505a5f", 6.0, "Waived"),
+    # An Ofsted or DfE act past its forecast with no date on file: purple, its own shape, never
+    # drawn as the council's overdue item.
+    "not_recorded": ("h", "#4c2c92", "#4c2c92", 7.0, "Not recorded (Ofsted or DfE date to record)"),
 }
 _FONT = ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica", "sans-serif"]
 _RC = {
@@ -60,6 +63,7 @@ _RC = {
     "xtick.color": "#0b0c0c",
     "ytick.color": "#0b0c0c",
 }
+_RAG_RC = {**_RC, "hatch.linewidth": 0.6, "hatch.color": "#0b0c0c"}
 _ID = re.compile(r'\bid="([^"]+)"')
 _ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 _STYLE_ELEMENT = re.compile(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")
@@ -129,7 +133,7 @@ def _message_chart(message: str, element_id: str) -> str:
         return _to_svg(fig, message, element_id)
 
 
-def _row_label(title: str, width: int = 38) -> str:
+def _row_label(title: str, width: int = 34) -> str:
     """A short label for a timeline row: parentheticals and recurrence numbers dropped."""
     short = re.sub(r"\s*\([^)]*\)", "", title).strip() or title
     lines = textwrap.wrap(short, width)
@@ -143,26 +147,46 @@ def _short(day: date) -> str:
 
 
 def _month_interval(start: date, end: date) -> int:
+    """Months between ticks: at most about a dozen tick labels across the page."""
     months = (end.year - start.year) * 12 + end.month - start.month
-    for limit, step in ((8, 1), (18, 2), (36, 3), (72, 6)):
+    for limit, step in ((8, 1), (18, 2), (36, 3), (72, 6), (144, 12)):
         if months <= limit:
             return step
-    return 12
+    return 12 * (months // 144 + 1)
+
+
+def _anchor(snapshot: dict[str, Any]) -> date | None:
+    """The day the clock runs from (receipt or publication of the report), if known."""
+    inspection = snapshot.get("inspection") or {}
+    anchor = inspection.get("anchor") or {}
+    return _date(anchor.get("date") or inspection.get("published"))
 
 
 def timeline_svg(snapshot: dict[str, Any]) -> str:
+    """The statutory timeline chart as SVG text (see `timeline_figure`)."""
+    mpl = _mpl()
+    with mpl.rc_context(_RC):
+        drawn = timeline_figure(snapshot)
+        if drawn is None:
+            return _message_chart("No milestones to show.", "timeline-chart")
+        return _to_svg(drawn[0], drawn[1], "timeline-chart")
+
+
+def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     """Every milestone by due date, one row per rule (recurring visits share a row).
 
-    Windows are bars from `window_start` to `due`; a met or missed milestone with an actual date
-    is drawn at its actual date (with a small grey tick at the due date), others at their due
-    date, each status with its own marker shape; a dashed line marks `as_of`. Row labels are in
-    bold for statutory milestones.
+    The axis spans the case's active period, from the report to its last milestone. Windows are
+    bars from `window_start` to `due`; a met or missed milestone with an actual date is drawn at
+    its actual date (with a small grey tick at the due date), others at their due date, each
+    status with its own marker shape; a dashed line marks `as_of` when it falls in the period,
+    and a note at the edge says when it does not. Row labels are in bold for statutory
+    milestones. Every label is kept inside the figure. Made under the caller's matplotlib
+    settings: `timeline_svg` draws it with the charts' own (`_RC`). None without milestones.
     """
     milestones = [m for m in snapshot.get("milestones") or [] if m.get("due")]
     if not milestones:
-        return _message_chart("No milestones to show.", "timeline-chart")
+        return None
 
-    mpl = _mpl()
     from matplotlib import dates as mdates
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -185,177 +209,228 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
             row_statutory[rows[key]] = True
 
     as_of = _date(snapshot.get("as_of"))
+    # The case's active period: from the report to its last milestone. Not to `as_of`: a pack
+    # of a case long past (a seed council seen today) would otherwise span decades, its marks
+    # crowded at one end. An `as_of` outside the period is said at the edge instead.
     all_days = [_date(m["due"]) for m in milestones]
     all_days += [_date(m.get("window_start")) for m in milestones]
     all_days += [_date(m.get("actual")) for m in milestones]
-    all_days.append(as_of)
+    all_days.append(_anchor(snapshot))
     days = [d for d in all_days if d is not None]
     first, last = min(days), max(days)
 
     n_rows = len(rows)
-    height = 1.15 + 0.3 * n_rows
+    statuses = {
+        m.get("status") if m.get("status") in _STATUS_STYLE else "upcoming" for m in milestones
+    }
+    legend_rows = -(-(len(statuses) + 3) // 3)  # statuses, due tick, window, as-of; 3 a row
+    bottom_in = 0.5 + 0.16 * legend_rows
+    height = 0.3 + bottom_in + 0.3 * n_rows
     title = (
         f"Statutory timeline: {len(milestones)} milestones from {_short(first)} to {_short(last)}"
     )
-    with mpl.rc_context(_RC):
-        fig = Figure(figsize=(_WIDTH_IN, height))
-        left = 2.25 / _WIDTH_IN
-        fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=0.85 / height)
-        ax: Axes = fig.add_subplot()
-        ax.set_ylim(n_rows - 0.5, -0.5)
-        for row in range(0, n_rows, 2):
-            ax.axhspan(row - 0.5, row + 0.5, color="#f3f2f1", zorder=0, linewidth=0)
+    fig = Figure(figsize=(_WIDTH_IN, height))
+    left = 2.25 / _WIDTH_IN
+    fig.subplots_adjust(left=left, right=0.97, top=1 - 0.3 / height, bottom=bottom_in / height)
+    ax: Axes = fig.add_subplot()
+    ax.set_ylim(n_rows - 0.5, -0.5)
+    for row in range(0, n_rows, 2):
+        ax.axhspan(row - 0.5, row + 0.5, color="#f3f2f1", zorder=0, linewidth=0)
 
-        # Marks of one kind are drawn as one matplotlib line each (one SVG group of <use>
-        # markers): a line per milestone cost a group, a clip path and an artist apiece.
-        marks: dict[str, tuple[list[float], list[int]]] = {}
-        due_ticks: tuple[list[float], list[int]] = ([], [])
-        has_window = False
-        for i, m in enumerate(milestones):
-            row = rows[m.get("rule") or m.get("id") or m["title"]]
-            due = date.fromisoformat(m["due"])
-            start = _date(m.get("window_start"))
-            actual = _date(m.get("actual"))
-            status = m.get("status") or "upcoming"
-            if status not in _STATUS_STYLE:
-                status = "upcoming"
-            if start and start < due:
-                has_window = True
-                ax.barh(
-                    row,
-                    _num(due) - _num(start),
-                    left=_num(start),
-                    height=0.42,
-                    color="#b7d3ee",
-                    edgecolor="#1d70b8",
-                    linewidth=0.5,
-                    zorder=2,
-                    gid=f"tl-window-{i}",
-                    clip_on=False,
-                )
-            where = due
-            if actual and status in ("met", "missed", "waived"):
-                where = actual
-                due_ticks[0].append(_num(due))
-                due_ticks[1].append(row)
-            xs, ys = marks.setdefault(status, ([], []))
-            xs.append(_num(where))
-            ys.append(row)
-        if due_ticks[0]:
-            ax.plot(
-                *due_ticks,
-                marker="|",
-                markersize=9,
-                color="#505a5f",
-                linestyle="none",
-                zorder=3,
-                gid="tl-due",
+    # Marks of one kind are drawn as one matplotlib line each (one SVG group of <use>
+    # markers): a line per milestone cost a group, a clip path and an artist apiece.
+    marks: dict[str, tuple[list[float], list[int]]] = {}
+    due_ticks: tuple[list[float], list[int]] = ([], [])
+    has_window = False
+    for i, m in enumerate(milestones):
+        row = rows[m.get("rule") or m.get("id") or m["title"]]
+        due = date.fromisoformat(m["due"])
+        start = _date(m.get("window_start"))
+        actual = _date(m.get("actual"))
+        status = m.get("status") or "upcoming"
+        if status not in _STATUS_STYLE:
+            status = "upcoming"
+        if start and start < due:
+            has_window = True
+            ax.barh(
+                row,
+                _num(due) - _num(start),
+                left=_num(start),
+                height=0.42,
+                color="#b7d3ee",
+                edgecolor="#1d70b8",
+                linewidth=0.5,
+                zorder=2,
+                gid=f"tl-window-{i}",
                 clip_on=False,
             )
-        for status, (xs, ys) in marks.items():
-            marker, face, edge, size, _label = _STATUS_STYLE[status]
-            ax.plot(
-                xs,
-                ys,
-                marker=marker,
-                markersize=size,
-                markerfacecolor=face,
-                markeredgecolor=edge,
-                markeredgewidth=1.1,
-                linestyle="none",
-                zorder=4,
-                gid=f"tl-ms-{status}",
-                clip_on=False,
-            )
+        where = due
+        if actual and status in ("met", "missed", "waived"):
+            where = actual
+            due_ticks[0].append(_num(due))
+            due_ticks[1].append(row)
+        xs, ys = marks.setdefault(status, ([], []))
+        xs.append(_num(where))
+        ys.append(row)
+    if due_ticks[0]:
+        ax.plot(
+            *due_ticks,
+            marker="|",
+            markersize=9,
+            color="#505a5f",
+            linestyle="none",
+            zorder=3,
+            gid="tl-due",
+            clip_on=False,
+        )
+    for status, (xs, ys) in marks.items():
+        marker, face, edge, size, _label = _STATUS_STYLE[status]
+        ax.plot(
+            xs,
+            ys,
+            marker=marker,
+            markersize=size,
+            markerfacecolor=face,
+            markeredgecolor=edge,
+            markeredgewidth=1.1,
+            linestyle="none",
+            zorder=4,
+            gid=f"tl-ms-{status}",
+            clip_on=False,
+        )
 
-        if as_of:
-            x = _num(as_of)
-            ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
-            ax.annotate(
-                f"As of {_short(as_of)}",
-                xy=(x, 1),
-                xycoords=("data", "axes fraction"),
-                xytext=(0, 2),
-                textcoords="offset points",
-                fontsize=7,
-                fontweight="bold",
-                va="bottom",
-                ha="center",
-                parse_math=False,
-            )
+    pad = max(10, (last - first).days // 40)
+    low, high = _num(first) - pad, _num(last) + pad
+    ax.set_xlim(low, high)
+    as_of_inside = as_of is not None and low <= _num(as_of) <= high
+    if as_of is not None and as_of_inside:
+        x = _num(as_of)
+        ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
+        # Centred over the line, or flush with the axes near either end, so that the label
+        # never runs off the page.
+        position = (x - low) / (high - low)
+        align = "left" if position < 0.15 else "right" if position > 0.85 else "center"
+        ax.annotate(
+            f"As of {_short(as_of)}",
+            xy=(x, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            fontsize=7,
+            fontweight="bold",
+            va="bottom",
+            ha=align,
+            parse_math=False,
+        )
+    elif as_of is not None:
+        after = _num(as_of) > high
+        ax.annotate(
+            f"As of {_short(as_of)}: {'after' if after else 'before'} every milestone "
+            + ("→" if after else "←"),
+            xy=(1 if after else 0, 1),
+            xycoords="axes fraction",
+            xytext=(0, 2),
+            textcoords="offset points",
+            fontsize=7,
+            fontweight="bold",
+            va="bottom",
+            ha="right" if after else "left",
+            parse_math=False,
+            gid="tl-as-of-outside",
+        )
+    interval = _month_interval(first, last)
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
+    ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
+    ax.set_axisbelow(True)
+    ax.set_yticks(range(n_rows))
+    ax.set_yticklabels(row_titles, fontsize=7, parse_math=False)
+    for tick_label, statutory in zip(ax.get_yticklabels(), row_statutory, strict=True):
+        if statutory:
+            tick_label.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
-        pad = max(10, (last - first).days // 40)
-        ax.set_xlim(_num(first) - pad, _num(last) + pad)
-        interval = _month_interval(first, last)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))  # type: ignore[no-untyped-call]
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))  # type: ignore[no-untyped-call]
-        ax.tick_params(axis="x", labelsize=7)
-        ax.grid(axis="x", which="major", color="#b1b4b6", linewidth=0.5, zorder=1)
-        ax.set_axisbelow(True)
-        ax.set_yticks(range(n_rows))
-        ax.set_yticklabels(row_titles, fontsize=7, parse_math=False)
-        for tick_label, statutory in zip(ax.get_yticklabels(), row_statutory, strict=True):
-            if statutory:
-                tick_label.set_fontweight("bold")
-        ax.tick_params(axis="y", length=0)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-
-        handles: list[Any] = []
-        for status, (marker, face, edge, size, label) in _STATUS_STYLE.items():
-            if status in marks:
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        marker=marker,
-                        markersize=size * 0.9,
-                        markerfacecolor=face,
-                        markeredgecolor=edge,
-                        linestyle="none",
-                        label=label,
-                    )
-                )
-        if any(
-            m.get("actual") and m.get("status") in ("met", "missed", "waived") for m in milestones
-        ):
+    handles: list[Any] = []
+    for status, (marker, face, edge, size, label) in _STATUS_STYLE.items():
+        if status in marks:
             handles.append(
                 Line2D(
                     [],
                     [],
-                    marker="|",
-                    markersize=8,
-                    color="#505a5f",
+                    marker=marker,
+                    markersize=size * 0.9,
+                    markerfacecolor=face,
+                    markeredgecolor=edge,
                     linestyle="none",
-                    label="Due date of a met item",
+                    label=label,
                 )
             )
-        if has_window:
-            handles.append(
-                Patch(facecolor="#b7d3ee", edgecolor="#1d70b8", linewidth=0.5, label="Window")
+    if any(m.get("actual") and m.get("status") in ("met", "missed", "waived") for m in milestones):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="|",
+                markersize=8,
+                color="#505a5f",
+                linestyle="none",
+                label="Due date of an item done",
             )
-        if as_of:
-            handles.append(Line2D([], [], color="#0b0c0c", linestyle="--", label="As-of date"))
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=min(4, len(handles)),
-            fontsize=7,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.0),
         )
-        return _to_svg(fig, title, "timeline-chart")
+    if has_window:
+        handles.append(
+            Patch(facecolor="#b7d3ee", edgecolor="#1d70b8", linewidth=0.5, label="Window")
+        )
+    if as_of_inside:
+        handles.append(Line2D([], [], color="#0b0c0c", linestyle="--", label="As-of date"))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(3, len(handles)),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    return fig, title
+
+
+def themes_in_plan_order(snapshot: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """`rag_by_theme` in the order of the plan: by the first recommendation each theme serves,
+    then by name. An archived snapshot is written with sorted keys, so the JSON's own order is
+    not the plan's; this gives a remade pack the same order as the first."""
+    by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
+    first: dict[str, float] = {}
+    for action in snapshot.get("actions") or []:
+        number = action.get("recommendation")
+        theme = action.get("theme")
+        if theme in by_theme and isinstance(number, int):
+            first[theme] = min(first.get(theme, float("inf")), number)
+    order = sorted(by_theme, key=lambda t: (first.get(t, float("inf")), t.casefold()))
+    return {theme: by_theme[theme] for theme in order}
 
 
 def rag_chart_svg(snapshot: dict[str, Any]) -> str:
+    """The action plan's RAG chart as SVG text (see `rag_chart_figure`)."""
+    mpl = _mpl()
+    with mpl.rc_context(_RAG_RC):
+        drawn = rag_chart_figure(snapshot)
+        if drawn is None:
+            return _message_chart("No action plan items are rated yet.", "rag-chart")
+        return _to_svg(drawn[0], drawn[1], "rag-chart")
+
+
+def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     """Action-plan RAG ratings by theme as stacked horizontal bars, each segment labelled with
-    its count; a hatch pattern as well as a colour tells the ratings apart."""
-    by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
+    its count; a hatch pattern as well as a colour tells the ratings apart. Made under the
+    caller's matplotlib settings (`rag_chart_svg` uses `_RAG_RC`); None with nothing rated."""
+    by_theme = themes_in_plan_order(snapshot)
     themes = [(t, c) for t, c in by_theme.items() if sum(int(c.get(k) or 0) for k in RAG_COLOURS)]
     if not themes:
-        return _message_chart("No action plan items are rated yet.", "rag-chart")
+        return None
 
-    mpl = _mpl()
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
@@ -365,84 +440,83 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
     title = "Action plan RAG ratings by theme: " + ", ".join(
         f"{RAG_LABELS[k]} {v}" for k, v in totals.items()
     )
-    with mpl.rc_context({**_RC, "hatch.linewidth": 0.6, "hatch.color": "#0b0c0c"}):
-        fig = Figure(figsize=(_WIDTH_IN, height))
-        fig.subplots_adjust(
-            left=2.25 / _WIDTH_IN, right=0.97, top=1 - 0.15 / height, bottom=0.45 / height
-        )
-        ax: Axes = fig.add_subplot()
-        ax.set_ylim(n - 0.5, -0.5)
-        widest = 0
-        for row, (_theme, counts) in enumerate(themes):
-            left = 0
-            for key, colour in RAG_COLOURS.items():
-                value = int(counts.get(key) or 0)
-                if not value:
-                    continue
-                ax.barh(
-                    row,
-                    value,
-                    left=left,
-                    height=0.6,
-                    color=colour,
-                    edgecolor="#0b0c0c",
-                    linewidth=0.4,
-                    hatch=_RAG_HATCH[key] or None,
-                    gid=f"rag-seg-{row}-{key}",
-                    clip_on=False,
-                )
-                ax.text(
-                    left + value / 2,
-                    row,
-                    str(value),
-                    ha="center",
-                    va="center",
-                    fontsize=7.5,
-                    fontweight="bold",
-                    color="#0b0c0c",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "linewidth": 0},
-                )
-                left += value
-            ax.annotate(
-                str(left),
-                xy=(left, row),
-                xytext=(3, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                fontsize=7.5,
-                color="#0b0c0c",
-                parse_math=False,
-            )
-            widest = max(widest, left)
-        ax.set_xlim(0, widest * 1.06)  # room for the totals
-        ax.set_yticks(range(n))
-        ax.set_yticklabels(
-            [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
-        )
-        ax.tick_params(axis="y", length=0)
-        # No x axis: every segment carries its count and every bar its total, so a scale
-        # would add ink (and WeasyPrint lays out SVG text one letter at a time) but no facts.
-        ax.xaxis.set_visible(False)
-        for side in ("top", "right", "bottom"):
-            ax.spines[side].set_visible(False)
-        handles = [
-            Patch(
-                facecolor=RAG_COLOURS[k],
+    fig = Figure(figsize=(_WIDTH_IN, height))
+    fig.subplots_adjust(
+        left=2.25 / _WIDTH_IN, right=0.97, top=1 - 0.15 / height, bottom=0.45 / height
+    )
+    ax: Axes = fig.add_subplot()
+    ax.set_ylim(n - 0.5, -0.5)
+    widest = 0
+    for row, (_theme, counts) in enumerate(themes):
+        left = 0
+        for key, colour in RAG_COLOURS.items():
+            value = int(counts.get(key) or 0)
+            if not value:
+                continue
+            ax.barh(
+                row,
+                value,
+                left=left,
+                height=0.6,
+                color=colour,
                 edgecolor="#0b0c0c",
                 linewidth=0.4,
-                hatch=_RAG_HATCH[k] or None,
-                label=RAG_LABELS[k],
+                hatch=_RAG_HATCH[key] or None,
+                gid=f"rag-seg-{row}-{key}",
+                clip_on=False,
             )
-            for k in RAG_COLOURS
-            if totals[k]
-        ]
-        fig.legend(
-            handles=handles,
-            loc="lower center",
-            ncol=len(handles),
-            fontsize=7,
-            frameon=False,
-            bbox_to_anchor=(0.5, 0.0),
+            ax.text(
+                left + value / 2,
+                row,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                fontweight="bold",
+                color="#0b0c0c",
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "linewidth": 0},
+            )
+            left += value
+        ax.annotate(
+            str(left),
+            xy=(left, row),
+            xytext=(3, 0),
+            textcoords="offset points",
+            ha="left",
+            va="center",
+            fontsize=7.5,
+            color="#0b0c0c",
+            parse_math=False,
         )
-        return _to_svg(fig, title, "rag-chart")
+        widest = max(widest, left)
+    ax.set_xlim(0, widest * 1.06)  # room for the totals
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(
+        [_row_label(t[:1].upper() + t[1:]) for t, _ in themes], fontsize=7.5, parse_math=False
+    )
+    ax.tick_params(axis="y", length=0)
+    # No x axis: every segment carries its count and every bar its total, so a scale
+    # would add ink (and WeasyPrint lays out SVG text one letter at a time) but no facts.
+    ax.xaxis.set_visible(False)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    handles = [
+        Patch(
+            facecolor=RAG_COLOURS[k],
+            edgecolor="#0b0c0c",
+            linewidth=0.4,
+            hatch=_RAG_HATCH[k] or None,
+            label=RAG_LABELS[k],
+        )
+        for k in RAG_COLOURS
+        if totals[k]
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    return fig, title

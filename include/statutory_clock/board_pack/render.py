@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,7 +64,11 @@ _STATUSES = {
     "met": "Met",
     "missed": "Missed",
     "waived": "Waived",
+    # A past Ofsted or DfE act (a visit, a review) with no date on file: a prompt to record it,
+    # never the council's overdue item (engine.milestone_status).
+    "not_recorded": "Not recorded",
 }
+_PARTIES = {"council": "Council", "ofsted": "Ofsted", "dfe": "DfE"}
 _KINDS = {"statutory": "Statutory", "regulatory": "Regulatory", "practice": "Practice"}
 _CONFIDENCE = {
     "high": "High",
@@ -90,7 +94,7 @@ def _as_date(value: str | date | None) -> date | None:
     return date.fromisoformat(value)
 
 
-def format_date(value: str | date | None, missing: str = "Not set") -> str:
+def format_date(value: str | date | None, missing: str = "Not recorded") -> str:
     """ISO date (or None) -> 'Monday 11 December 2017' (or `missing`)."""
     day = _as_date(value)
     return long_date(day) if day else missing
@@ -128,6 +132,11 @@ def framework_label(value: str | None) -> str:
 
 def status_label(value: str | None) -> str:
     return _label(_STATUSES, value, "Not known")
+
+
+def party_label(value: str | None) -> str:
+    """Whose act a milestone is: 'Council', 'Ofsted' or 'DfE'."""
+    return _label(_PARTIES, value, "Not stated")
 
 
 def kind_label(value: str | None) -> str:
@@ -209,6 +218,63 @@ def _action_groups(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=order)  # sorted() is stable: first-seen order otherwise
 
 
+@dataclass(frozen=True)
+class PackIdentity:
+    """What a pack is, in words: on its cover, in its <title> and in every page's footer."""
+
+    title: str  # "Monthly pack for November 2026", "Pack for the board meeting on ..."
+    footer: str  # "Monthly pack for November 2026", "Board meeting Thursday 14 December 2017"
+
+
+def pack_identity(
+    meeting: str | date | None, start: str | date | None, end: str | date | None
+) -> PackIdentity:
+    """A pack for a meeting names the meeting; without one, a pack covering one whole calendar
+    month is that month's monthly pack; any other (an ad hoc pack) names the days it covers.
+    Never "Not set": a pack with no meeting on file is not a pack for an unknown meeting."""
+    meeting_day, first, last = _as_date(meeting), _as_date(start), _as_date(end)
+    if meeting_day is not None:
+        when = long_date(meeting_day)
+        return PackIdentity(f"Pack for the board meeting on {when}", f"Board meeting {when}")
+    if first is not None and last is not None:
+        month_end = date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(1)
+        if first.day == 1 and last == month_end:
+            title = f"Monthly pack for {first:%B %Y}"
+            return PackIdentity(title, title)
+        title = f"Pack for {long_date(first)} to {long_date(last)}"
+        return PackIdentity(title, title)
+    return PackIdentity("Improvement board pack", "Improvement board pack")
+
+
+@dataclass(frozen=True)
+class HeadlineFacts:
+    """What the headline says beside its counts, all derived from the snapshot's milestones."""
+
+    oldest_overdue: dict[str, Any] | None  # the council's longest-overdue item
+    next_item: dict[str, Any] | None  # the next open item of any kind, due on or after as_of
+    not_recorded_count: int
+
+
+def headline_facts(milestones: list[dict[str, Any]], as_of: date | None) -> HeadlineFacts:
+    def due(m: dict[str, Any]) -> date:
+        return _as_date(m.get("due")) or date.max
+
+    overdue = sorted((m for m in milestones if m.get("status") == "overdue"), key=due)
+    ahead = sorted(
+        (
+            m
+            for m in milestones
+            if m.get("status") in ("upcoming", "due") and (as_of is None or due(m) >= as_of)
+        ),
+        key=due,
+    )
+    return HeadlineFacts(
+        overdue[0] if overdue else None,
+        ahead[0] if ahead else None,
+        sum(1 for m in milestones if m.get("status") == "not_recorded"),
+    )
+
+
 def _sections(snapshot: dict[str, Any]) -> list[Section]:
     titles = [
         ("headline", "Headline status"),
@@ -228,7 +294,7 @@ def _sections(snapshot: dict[str, Any]) -> list[Section]:
 _REQUIRED = ("council", "board", "period", "as_of", "generated_at", "version")
 _MILESTONE_KEYS = (
     "id", "title", "due", "window_start", "actual", "status", "rule", "source", "basis",
-    "confidence", "kind", "owner", "reason",
+    "confidence", "kind", "owner", "reason", "party",
 )  # fmt: skip
 _ACTION_KEYS = (
     "recommendation", "recommendation_text", "theme", "required_outcome", "lead_officer",
@@ -280,7 +346,11 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
     change_view["any"] = any(change_view[k] for k in ("new", "moved", "completed", "rag_changes"))
     visits = [
-        {**v, "title": (by_id.get(str(v.get("id"))) or {}).get("title") or v.get("title")}
+        {
+            **v,
+            "title": (by_id.get(str(v.get("id"))) or {}).get("title") or v.get("title"),
+            "status": (by_id.get(str(v.get("id"))) or {}).get("status") or v.get("status"),
+        }
         for v in _complete(snapshot.get("monitoring_visits"), ("id", "due", "actual", "findings"))
     ]
     rag_totals = {key: 0 for key in charts.RAG_COLOURS}
@@ -297,6 +367,15 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
             inspection,
             ("framework", "title", "published", "received", "judgements", "lscb_review"),
         )
+        # Overall effectiveness first, then the areas in the report's order (an archived
+        # snapshot's keys are sorted, so its own order is not the report's).
+        areas = list(_JUDGEMENT_AREAS)
+        inspection["judgements"] = dict(
+            sorted(
+                (inspection["judgements"] or {}).items(),
+                key=lambda item: areas.index(item[0]) if item[0] in areas else len(areas),
+            )
+        )
         inspection["anchor"] = _one(
             inspection.get("anchor") or {"date": inspection["published"], "kind": "publication"},
             ("date", "kind"),
@@ -310,16 +389,25 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
             headline["next_deadline"], ("id", "title", "due", "working_days_left")
         )
     sections = _sections(snapshot)
+    period = _one(snapshot.get("period"), ("start", "end", "label"))
+    board = _one(snapshot.get("board"), ("name", "chair", "meeting_date", "cadence"))
+    facts = headline_facts(milestones, _as_date(snapshot.get("as_of")))
+    if headline.get("not_recorded_count") is None:
+        headline["not_recorded_count"] = facts.not_recorded_count
     intervention_milestones = [
         m for m in milestones if str(m.get("rule") or "").startswith("dfe_intervention.")
     ]
     return {
         "s": snapshot,
         "council": _one(snapshot.get("council"), ("name", "dfe_code")),
-        "board": _one(snapshot.get("board"), ("name", "chair", "meeting_date", "cadence")),
-        "period": _one(snapshot.get("period"), ("start", "end", "label")),
+        "board": board,
+        "period": period,
+        "pack": pack_identity(board["meeting_date"], period["start"], period["end"]),
         "inspection": inspection,
         "headline": headline,
+        "oldest_overdue": facts.oldest_overdue,
+        "next_item": facts.next_item,
+        "to_record": [m for m in milestones if m.get("status") == "not_recorded"],
         "judgement_history": _complete(
             snapshot.get("judgement_history"), ("published", "framework", "overall")
         ),
@@ -328,7 +416,7 @@ def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
         "overdue_and_missed": _complete(snapshot.get("overdue_and_missed"), _MILESTONE_KEYS),
         "action_groups": _action_groups(actions),
         "action_count": len(actions),
-        "rag_by_theme": snapshot.get("rag_by_theme") or {},
+        "rag_by_theme": charts.themes_in_plan_order(snapshot),
         "rag_totals": rag_totals,
         "rag_keys": list(charts.RAG_COLOURS),
         "changes": change_view,
@@ -372,6 +460,7 @@ def _environment() -> jinja2.Environment:
             "area": area_label,
             "framework": framework_label,
             "status": status_label,
+            "party": party_label,
             "kind": kind_label,
             "confidence": confidence_label,
             "rag_label": rag_label,
@@ -380,6 +469,7 @@ def _environment() -> jinja2.Environment:
             "sentence": sentence_case,
         }
     )
+    env.filters["lower_first"] = lambda text: str(text)[:1].lower() + str(text)[1:]
     env.globals["plural"] = plural
     return env
 

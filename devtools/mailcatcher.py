@@ -16,7 +16,7 @@ real SMTP server (aiosmtpd), so mail goes through exactly the code path a real r
 
 This module never imports Airflow. Run it on its own with::
 
-    python -m statutory_clock.mailcatcher --dir var/mail --port 8025
+    python -m devtools.mailcatcher --dir var/mail --port 8025
 """
 
 from __future__ import annotations
@@ -284,7 +284,7 @@ class MailCatcher:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a mail catcher until Ctrl-C or SIGTERM; exit status 1 if it cannot listen."""
     parser = argparse.ArgumentParser(
-        prog="python -m statutory_clock.mailcatcher",
+        prog="python -m devtools.mailcatcher",
         description="A local SMTP server that keeps every email it receives as a .eml file.",
     )
     parser.add_argument(
