@@ -25,8 +25,9 @@ from statutory_clock.dates import long_date
 from statutory_clock.engine import add_months
 from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 from statutory_clock.rules import load_rulebooks
+from statutory_clock.store.audit import audit
 from statutory_clock.store.models import BoardPack, Inspection, LocalAuthority
-from statutory_clock.store.register import audit, calendar_for, get_case, persisted_status
+from statutory_clock.store.reading import calendar_for, get_case, persisted_status
 
 SCHEMA = 1
 PACK_LEAD_WORKING_DAYS = 5  # a pack is ready this many working days before the meeting

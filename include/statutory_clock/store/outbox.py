@@ -52,9 +52,10 @@ from statutory_clock.reminders import (
     still_relevant,
     working_days_to,
 )
+from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
-from statutory_clock.store.register import calendar_for, lock_for_writing
+from statutory_clock.store.reading import calendar_for
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
@@ -67,6 +68,10 @@ UNSENT = ("pending", "failed")
 MAX_SEND_ATTEMPTS = 10
 # Characters of a failure reason kept on the ledger row and in notices.
 MAX_REASON = 300
+
+# Builds a pack's email: (pack, its case, recipient, sender, sent at, Message-ID) -> message.
+# The board-pack package provides it (assemble.compose_pack_email); the ledger only sends it.
+PackComposer = Callable[[BoardPack, Inspection, str, str, datetime, str], EmailMessage]
 
 
 @dataclass(frozen=True)
@@ -288,10 +293,15 @@ def send_pending(
     sender: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     item_prefix: str | None = None,
+    compose_pack: PackComposer | None = None,
 ) -> SendReport:
     """Send every pending ledger row, and every failed one with attempts left (those whose item
     starts with ``item_prefix``, if given), each in its own transaction (see the module
     docstring). A row that fails is recorded and reported; a connection failure raises.
+
+    Board-pack rows are sent only with ``compose_pack`` (the board-pack package's composer,
+    :func:`statutory_clock.board_pack.assemble.compose_pack_email`): the ledger does not know
+    how a pack becomes an email. Without it they are left pending for a run that has it.
     """
     sender = sender_address(sender)  # a bad configured sender stops the batch before any row
     query = select(ReminderLedger.id).where(
@@ -302,6 +312,8 @@ def send_pending(
     )
     if item_prefix is not None:
         query = query.where(ReminderLedger.item.startswith(item_prefix))
+    if compose_pack is None:
+        query = query.where(~ReminderLedger.item.startswith(PACK_PREFIX))
     with transaction(engine) as session:
         ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
     sent = skipped = 0
@@ -317,7 +329,7 @@ def send_pending(
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
             try:
-                message = _message_for(session, row, sender, now())
+                message = _message_for(session, row, sender, now(), compose_pack)
             except SQLAlchemyError:
                 raise  # the register itself is in trouble: not this row's fault
             except Exception as error:
@@ -398,10 +410,8 @@ def queue_pack(
 
 
 def _pack_message(
-    session: Session, row: ReminderLedger, sender: str, at: datetime
+    session: Session, row: ReminderLedger, sender: str, at: datetime, compose_pack: PackComposer
 ) -> EmailMessage | None:
-    from statutory_clock.board_pack.assemble import compose_pack_email
-
     pack = session.execute(
         select(BoardPack).where(
             BoardPack.inspection_id == row.inspection_id,
@@ -416,16 +426,20 @@ def _pack_message(
         .where(Inspection.id == row.inspection_id)
         .options(selectinload(Inspection.local_authority), selectinload(Inspection.board))
     ).scalar_one()
-    return compose_pack_email(
-        pack, case, row.recipient, sender, at, ledger_message_id(row, case.key)
-    )
+    return compose_pack(pack, case, row.recipient, sender, at, ledger_message_id(row, case.key))
 
 
 def _message_for(
-    session: Session, row: ReminderLedger, sender: str, at: datetime
+    session: Session,
+    row: ReminderLedger,
+    sender: str,
+    at: datetime,
+    compose_pack: PackComposer | None,
 ) -> EmailMessage | None:
     if row.item.startswith(PACK_PREFIX):
-        return _pack_message(session, row, sender, at)
+        if compose_pack is None:  # not selected without one (see send_pending)
+            raise RuntimeError("a board-pack row needs the pack composer")
+        return _pack_message(session, row, sender, at, compose_pack)
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)

@@ -1,0 +1,112 @@
+"""Reading the register: cases, their facts, the register's calendar, a milestone's status.
+
+Nothing here writes; :func:`get_case` with ``lock`` also takes the writer lock and the case's
+row lock for a caller about to change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from statutory_clock.calendar import WorkingDayCalendar
+from statutory_clock.engine import (
+    CaseFacts,
+    Milestone,
+    Recommendation,
+    milestone_status,
+)
+from statutory_clock.store.audit import lock_for_writing
+from statutory_clock.store.errors import RegisterError
+from statutory_clock.store.models import (
+    ActionItem,
+    CalendarChange,
+    ImprovementBoard,
+    Inspection,
+    MilestoneRecord,
+)
+
+
+def _case_query() -> Any:
+    return select(Inspection).options(
+        selectinload(Inspection.local_authority),
+        selectinload(Inspection.contacts),
+        selectinload(Inspection.recommendations),
+        selectinload(Inspection.actions).selectinload(ActionItem.progress),
+        selectinload(Inspection.events),
+        selectinload(Inspection.milestones),
+        selectinload(Inspection.intervention),
+        selectinload(Inspection.board).selectinload(ImprovementBoard.meetings),
+    )
+
+
+def get_case(session: Session, key: str, *, lock: bool = False) -> Inspection:
+    """Load a case; with ``lock`` the case row is locked until the transaction ends."""
+    if lock:
+        lock_for_writing(session)
+        # Lock the bare row first (FOR UPDATE cannot apply to the eager-loaded joins).
+        found = session.execute(
+            select(Inspection.id).where(Inspection.key == key).with_for_update()
+        ).scalar_one_or_none()
+        if found is None:
+            raise RegisterError("case", key, "is not in the register (see `statclock case list`)")
+    case: Inspection | None = session.execute(
+        _case_query().where(Inspection.key == key)
+    ).scalar_one_or_none()
+    if case is None:
+        raise RegisterError("case", key, "is not in the register (see `statclock case list`)")
+    return case
+
+
+def list_cases(session: Session) -> Sequence[Inspection]:
+    query = select(Inspection).options(
+        selectinload(Inspection.local_authority), selectinload(Inspection.milestones)
+    )
+    return session.execute(query.order_by(Inspection.key)).scalars().all()
+
+
+def calendar_for(session: Session) -> WorkingDayCalendar:
+    """The working-day calendar with every holiday added or removed since the snapshot."""
+    changes = session.execute(select(CalendarChange)).scalars().all()
+    return WorkingDayCalendar(
+        added=[c.day for c in changes if c.change == "added"],
+        removed=[c.day for c in changes if c.change == "removed"],
+    )
+
+
+def case_facts(case: Inspection) -> CaseFacts:
+    events = {e.milestone: e.date for e in case.events if e.kind == "actual" and e.date}
+    return CaseFacts(
+        framework=case.framework,
+        published=case.published,
+        received=case.received,
+        judgements=dict(case.judgements),
+        direction=case.intervention.direction if case.intervention else None,
+        events=events,
+        recommendations=tuple(
+            Recommendation(r.number, r.timescale, r.text or "") for r in case.recommendations
+        ),
+    )
+
+
+def persisted_status(
+    m: MilestoneRecord, as_of: date, calendar: WorkingDayCalendar | None = None
+) -> str:
+    """A persisted milestone's status on ``as_of``, after any extension or waiver."""
+    probe = Milestone(
+        m.milestone_id,
+        m.title,
+        m.effective_due,
+        m.window_start,
+        m.rule,
+        m.source,
+        m.basis,
+        m.confidence,
+        m.kind,
+        m.actual,
+    )
+    return milestone_status(probe, as_of, waived=m.waived, calendar=calendar)
