@@ -138,6 +138,23 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     common(event)
     recompute = case_sub.add_parser("recompute", help="recompute every open case's clock")
     common(recompute)
+    close = case_sub.add_parser(
+        "close", help="close a case (no more reminders or packs; its history is kept)"
+    )
+    close.add_argument("key", type=_KEY)
+    close.add_argument("--reason", required=True, type=_REASON, help="why the case is closing")
+    close.add_argument(
+        "--intervention-lifted",
+        action="store_true",
+        help="it closes because the DfE lifted its intervention",
+    )
+    close.add_argument("--expected-version", type=_VERSION)
+    common(close)
+    reopen = case_sub.add_parser("reopen", help="reopen a closed case")
+    reopen.add_argument("key", type=_KEY)
+    reopen.add_argument("--reason", required=True, type=_REASON, help="why the case is reopening")
+    reopen.add_argument("--expected-version", type=_VERSION)
+    common(reopen)
     audit = case_sub.add_parser("audit", help="the audit trail of a case")
     audit.add_argument("key", type=_KEY)
     common(audit)
@@ -601,6 +618,47 @@ def _case_recompute(args: argparse.Namespace) -> str:
     return "\n".join([*lines, f"{len(results)} open case(s) recomputed."])
 
 
+def _case_close(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    today = _today(args)
+    closing = _write(
+        engine,
+        lambda s: register.close_case(
+            s,
+            args.key,
+            _actor(args),
+            today,
+            args.reason,
+            intervention_lifted=args.intervention_lifted,
+            expected_version=args.expected_version,
+        ),
+    )
+    return (
+        f"Closed {args.key} on {long_date(today)}: {closing.describe()}. "
+        "No more reminders or packs; its history is kept."
+    )
+
+
+def _case_reopen(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    _write(
+        engine,
+        lambda s: register.reopen_case(
+            s,
+            args.key,
+            _actor(args),
+            _today(args),
+            args.reason,
+            expected_version=args.expected_version,
+        ),
+    )
+    return f"Reopened {args.key}: its reminders and packs start again."
+
+
 def _case_audit(args: argparse.Namespace) -> str:
     from sqlalchemy import select
 
@@ -759,6 +817,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("case", "event"): _case_event,
     ("case", "recompute"): _case_recompute,
     ("case", "audit"): _case_audit,
+    ("case", "close"): _case_close,
+    ("case", "reopen"): _case_reopen,
     ("action", "update"): _action_update,
     ("milestone", "extend"): _milestone_adjust,
     ("milestone", "waive"): _milestone_adjust,

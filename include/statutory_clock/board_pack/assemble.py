@@ -558,7 +558,8 @@ def _clear_orphan(directory: Path, key: str, label: str, version: int) -> None:
 def ad_hoc_job(session: Session, params: Mapping[str, Any], as_of: date) -> PackJob:
     """A pack for one case and period, asked for by a person (defaults: the month to date)."""
     key = str(params["case_key"])
-    get_case(session, key)  # a clear error if there is no such case
+    if not get_case(session, key).open:  # get_case: a clear error if there is no such case
+        raise PackError(f"case_key: {key!r} is closed; a closed case gets no packs")
 
     def day(name: str, default: date | None) -> date | None:
         raw = params.get(name)

@@ -295,6 +295,8 @@ def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str |
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == _YAML + "merge":
             refuse(node.start_mark, top.path, "YAML merge keys (<<) are not allowed")
+        if isinstance(value, bool):  # YAML 1.1 reads the key `on:` (lifecycle.on) as true
+            value = node.value
         key_text = str(value)
         if key_text in top.seen:
             refuse(
@@ -465,6 +467,29 @@ def _check_semantics(doc: dict[str, Any], root: yaml.Node | None, source: str) -
                 _field_name(path),
                 f"{contact['escalation_to']!r} is not one of the contacts",
             )
+    lifecycle = doc["lifecycle"]
+    if lifecycle is not None:
+        superseded = lifecycle["reason"] == "superseded"
+        if superseded != (lifecycle["superseded_by"] is not None):
+            path = ["lifecycle", "superseded_by"]
+            problem = (
+                "is required when the reason is superseded: the later case's key"
+                if superseded
+                else f"{lifecycle['superseded_by']!r} is only for a case closed as superseded"
+            )
+            raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
+        if lifecycle["superseded_by"] is not None and lifecycle["superseded_by"] == doc.get("key"):
+            path = ["lifecycle", "superseded_by"]
+            problem = f"{lifecycle['superseded_by']!r} is this case: a case cannot supersede itself"
+            raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
+        if lifecycle["on"] < published:
+            path = ["lifecycle", "on"]
+            raise CaseFileError(
+                source,
+                _line_of(root, path),
+                _field_name(path),
+                f"{lifecycle['on'].isoformat()} is before the report ({published.isoformat()})",
+            )
     for milestone, owner in inspection["milestone_owners"].items():
         if owner not in names:
             path = ["inspection", "milestone_owners", milestone]
@@ -618,7 +643,22 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     )
     doc["sources"] = [dict(s) for s in raw.get("sources") or []]
     doc["notes"] = raw.get("notes")
+    doc["lifecycle"] = _lifecycle(raw.get("lifecycle"))
     return doc
+
+
+def _lifecycle(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An open case's lifecycle is null; a closed one's has all six keys."""
+    if raw is None or raw.get("state") != "closed":
+        return None
+    return {
+        "state": "closed",
+        "reason": raw["reason"],
+        "on": _d(raw["on"]),
+        "by": raw.get("by"),
+        "note": raw.get("note"),
+        "superseded_by": raw.get("superseded_by"),
+    }
 
 
 class _Dumper(yaml.SafeDumper):

@@ -19,6 +19,14 @@ from sqlalchemy.orm.attributes import flag_modified
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing, utc_now
 from statutory_clock.store.casefile import day_of, precision_of
 from statutory_clock.store.errors import RegisterError
+from statutory_clock.store.lifecycle import (
+    CASE_CLOSED,
+    CASE_REOPENED,
+    Lifecycle,
+    lifecycle_of,
+    set_lifecycle,
+    supersede,
+)
 from statutory_clock.store.models import (
     ActionItem,
     BoardMeeting,
@@ -161,6 +169,11 @@ def import_case(
     from its file, with its authority, contacts, milestones, extensions and waivers one by one
     (field by field would be tens of thousands of rows for a portfolio, each saying only "as
     in the file").
+
+    A file may close or reopen its case (its ``lifecycle`` block), audited as the commands
+    are. A newly registered case supersedes the open cases of the same authority published
+    before it, closed in this same transaction (:func:`statutory_clock.store.lifecycle.
+    supersede`).
     """
     key = doc["key"]
     # One writer at a time: two imports of the same new council or case then follow each other
@@ -183,6 +196,7 @@ def import_case(
             updated_at=now,
             framework=ins["framework"],
             published=day_of(ins["published"]),
+            open=True,  # until the file's lifecycle says otherwise
             judgements={},
             sources=[],
         )
@@ -207,7 +221,7 @@ def import_case(
             session, actor, "case created", key, f"case {key}", reason="imported from a case file"
         )
         for change in changes:
-            if change.action == "contact added":
+            if change.action in ("contact added", CASE_CLOSED):
                 _audit_change(session, actor, key, change)
     elif changes or adjusted:
         bump_version(case, None)
@@ -240,6 +254,9 @@ def import_case(
         session.flush()
         recompute(session, case, as_of, actor, reason="adjustments imported")
     session.flush()
+    if existing is None:  # a newly registered inspection closes the ones it supersedes
+        supersede(session, case, actor, as_of)
+        session.flush()
     return case
 
 
@@ -314,7 +331,60 @@ def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthorit
             _Change("case field changed", f"case {key}", "notes", case.notes, doc["notes"])
         )
         case.notes = doc["notes"]
+    _apply_lifecycle(case, doc.get("lifecycle"), changes)
     return changes
+
+
+def _lifecycle_doc(case: Inspection) -> dict[str, Any] | None:
+    closing = lifecycle_of(case)
+    if closing is None:
+        return None
+    return {
+        "state": "closed",
+        "reason": closing.reason,
+        "on": closing.on,
+        "by": closing.by,
+        "note": closing.note,
+        "superseded_by": closing.superseded_by,
+    }
+
+
+def _apply_lifecycle(
+    case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
+) -> None:
+    """A file may close or reopen its case, audited as ``statclock case close/reopen`` are."""
+    current = _lifecycle_doc(case)
+    if _same(current, wanted):
+        return
+    entity = f"case {case.key}"
+    if wanted is None:
+        changes.append(
+            _Change(CASE_REOPENED, entity, "state", "closed", "open", "in the case file")
+        )
+        set_lifecycle(case, None)
+        return
+    closing = Lifecycle(
+        reason=wanted["reason"],
+        on=wanted["on"],
+        by=wanted["by"],
+        note=wanted["note"],
+        superseded_by=wanted["superseded_by"],
+    )
+    if current is None:
+        changes.append(_Change(CASE_CLOSED, entity, "state", "open", "closed", closing.describe()))
+    else:
+        for name in ("reason", "on", "by", "note", "superseded_by"):
+            if current[name] != wanted[name]:
+                changes.append(
+                    _Change(
+                        "case lifecycle changed",
+                        entity,
+                        f"lifecycle.{name}",
+                        current[name],
+                        wanted[name],
+                    )
+                )
+    set_lifecycle(case, closing)
 
 
 def _case_fields(case: Inspection) -> dict[str, Any]:
@@ -960,6 +1030,7 @@ def export_case(case: Inspection) -> dict[str, Any]:
         "board": _board_doc(case.board),
         "sources": list(case.sources),
         "notes": case.notes,
+        "lifecycle": _lifecycle_doc(case),
     }
     return doc
 

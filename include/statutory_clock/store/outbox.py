@@ -426,6 +426,8 @@ def _pack_message(
         .where(Inspection.id == row.inspection_id)
         .options(selectinload(Inspection.local_authority), selectinload(Inspection.board))
     ).scalar_one()
+    if not case.open:  # closed since the pack was made: a closed case gets no packs
+        return None
     return compose_pack(pack, case, row.recipient, sender, at, ledger_message_id(row, case.key))
 
 
@@ -450,6 +452,8 @@ def _message_for(
             selectinload(Inspection.actions),
         )
     ).scalar_one()
+    if not case.open:  # closed since the decision: a closed case is never chased
+        return None
     item = next((i for i in case_items(case) if i.item == row.item), None)
     if item is None or item.due_version != row.due_version or item.done:
         return None

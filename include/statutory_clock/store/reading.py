@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -17,6 +17,7 @@ from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.engine import (
     CaseFacts,
     Milestone,
+    Party,
     Recommendation,
     milestone_status,
 )
@@ -93,10 +94,35 @@ def case_facts(case: Inspection) -> CaseFacts:
     )
 
 
+# Where a persisted milestone stands: the engine's statuses, and "closed" for one of a closed
+# case that was never done (the case closed first: history, never overdue, never chased).
+MilestoneState = Literal[
+    "upcoming", "due", "overdue", "met", "missed", "waived", "not_recorded", "closed"
+]
+STATES: tuple[MilestoneState, ...] = get_args(MilestoneState)
+_PARTIES: tuple[Party, ...] = get_args(Party)
+
+
+def party_of(m: MilestoneRecord) -> Party:
+    """The milestone's party as the engine types it (the column holds one of its values)."""
+    party = m.party or "council"
+    if party not in _PARTIES:
+        raise ValueError(f"milestone {m.milestone_id}: party {party!r} is not one of {_PARTIES}")
+    return party
+
+
 def persisted_status(
-    m: MilestoneRecord, as_of: date, calendar: WorkingDayCalendar | None = None
-) -> str:
-    """A persisted milestone's status on ``as_of``, after any extension or waiver."""
+    m: MilestoneRecord,
+    as_of: date,
+    calendar: WorkingDayCalendar | None = None,
+    *,
+    case_open: bool = True,
+) -> MilestoneState:
+    """A persisted milestone's status on ``as_of``, after any extension or waiver.
+
+    In a closed case, a milestone not met, missed or waived is "closed" whatever the date:
+    the case ended before it was done, so it is neither overdue nor a prompt to record it.
+    """
     probe = Milestone(
         m.milestone_id,
         m.title,
@@ -108,5 +134,9 @@ def persisted_status(
         m.confidence,
         m.kind,
         m.actual,
+        party_of(m),
     )
-    return milestone_status(probe, as_of, waived=m.waived, calendar=calendar)
+    status = milestone_status(probe, as_of, waived=m.waived, calendar=calendar)
+    if not case_open and status not in ("met", "missed", "waived"):
+        return "closed"
+    return status

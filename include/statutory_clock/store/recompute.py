@@ -87,6 +87,7 @@ def recompute(
                 basis=m.basis,
                 confidence=m.confidence,
                 kind=m.kind,
+                party=m.party,
                 due=m.due,
                 window_start=m.window_start,
                 actual=m.actual,
@@ -133,6 +134,7 @@ def recompute(
                 "source",
                 "confidence",
                 "kind",
+                "party",
             ):
                 if getattr(row, name) != getattr(m, name):
                     if name in ("window_start", "actual"):
@@ -149,7 +151,7 @@ def recompute(
                         )
                     setattr(row, name, getattr(m, name))
         # The row now carries the engine's dates, so its status is the persisted one.
-        status = persisted_status(row, as_of, builder.calendar)
+        status = persisted_status(row, as_of, builder.calendar, case_open=case.open)
         if row.status != status or row.status_as_of is None:
             if m.id not in result.added and row.status != status:
                 result.status_changed.append((m.id, row.status, status))

@@ -11,6 +11,8 @@ The work is done by modules named for their jobs, each importing only those befo
 - :mod:`~statutory_clock.store.facts`: recording actual dates, action progress, extensions and
   waivers.
 - :mod:`~statutory_clock.store.authorities`: listing and renaming local authorities.
+- :mod:`~statutory_clock.store.lifecycle`: closing and reopening cases, and closing those a
+  newly registered inspection supersedes.
 - :mod:`~statutory_clock.store.import_export`: case files in (audited difference by difference)
   and out (canonical).
 
@@ -31,6 +33,7 @@ from statutory_clock.store.authorities import (
 from statutory_clock.store.errors import ConflictError, RegisterError
 from statutory_clock.store.facts import RAG, adjust_milestone, record_event, update_action
 from statutory_clock.store.import_export import export_case, import_case
+from statutory_clock.store.lifecycle import Lifecycle, close_case, reopen_case, supersede
 from statutory_clock.store.reading import (
     calendar_for,
     case_facts,
@@ -46,12 +49,14 @@ __all__ = [
     "AuthorityRename",
     "AuthoritySummary",
     "ConflictError",
+    "Lifecycle",
     "RecomputeResult",
     "RegisterError",
     "adjust_milestone",
     "audit",
     "calendar_for",
     "case_facts",
+    "close_case",
     "export_case",
     "get_case",
     "import_case",
@@ -63,5 +68,7 @@ __all__ = [
     "recompute_all",
     "record_event",
     "rename_authority",
+    "reopen_case",
+    "supersede",
     "update_action",
 ]
