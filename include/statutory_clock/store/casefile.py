@@ -362,9 +362,42 @@ def parse_case_data(
         raise CaseFileError(
             source, _line_of(root, exc.path), _field_name(exc.path), exc.detail
         ) from None
+    _check_lifecycle(data, root, source)
     doc = normalise(data)
     _check_semantics(doc, root, source)
     return doc
+
+
+def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: str) -> None:
+    """What each state needs: an open case nothing else; a closed one its reason and day, and
+    the later case's key exactly when it was superseded."""
+    lifecycle = data.get("lifecycle")
+    if lifecycle is None:
+        return
+
+    def refuse(name: str, problem: str) -> NoReturn:
+        path = ["lifecycle", name]
+        raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
+
+    if lifecycle["state"] == "open":
+        for name in ("reason", "on", "by", "note", "superseded_by"):
+            if lifecycle.get(name) is not None:
+                refuse(name, f"{shown(lifecycle[name])} is only for a closed case (state: closed)")
+        return
+    for name in ("reason", "on"):
+        if lifecycle.get(name) is None:
+            refuse(name, "is required for a closed case")
+    later = lifecycle.get("superseded_by")
+    if lifecycle["reason"] == "superseded" and later is None:
+        refuse("superseded_by", "is required when the reason is superseded: the later case's key")
+    if lifecycle["reason"] != "superseded" and later is not None:
+        refuse("superseded_by", f"{shown(later)} is only for a case closed as superseded")
+    if later is not None and later == data.get("key"):
+        refuse("superseded_by", f"{shown(later)} is this case: a case cannot supersede itself")
+    on = date.fromisoformat(lifecycle["on"])
+    published = day_of(_d(data["inspection"]["published"]))
+    if on < published:
+        refuse("on", f"{on.isoformat()} is before the report ({published.isoformat()})")
 
 
 def load_case_file(path: Path) -> dict[str, Any]:
@@ -466,29 +499,6 @@ def _check_semantics(doc: dict[str, Any], root: yaml.Node | None, source: str) -
                 _line_of(root, path),
                 _field_name(path),
                 f"{contact['escalation_to']!r} is not one of the contacts",
-            )
-    lifecycle = doc["lifecycle"]
-    if lifecycle is not None:
-        superseded = lifecycle["reason"] == "superseded"
-        if superseded != (lifecycle["superseded_by"] is not None):
-            path = ["lifecycle", "superseded_by"]
-            problem = (
-                "is required when the reason is superseded: the later case's key"
-                if superseded
-                else f"{lifecycle['superseded_by']!r} is only for a case closed as superseded"
-            )
-            raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
-        if lifecycle["superseded_by"] is not None and lifecycle["superseded_by"] == doc.get("key"):
-            path = ["lifecycle", "superseded_by"]
-            problem = f"{lifecycle['superseded_by']!r} is this case: a case cannot supersede itself"
-            raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
-        if lifecycle["on"] < published:
-            path = ["lifecycle", "on"]
-            raise CaseFileError(
-                source,
-                _line_of(root, path),
-                _field_name(path),
-                f"{lifecycle['on'].isoformat()} is before the report ({published.isoformat()})",
             )
     for milestone, owner in inspection["milestone_owners"].items():
         if owner not in names:
@@ -662,7 +672,10 @@ def _lifecycle(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # The same date object in two places (a case closed on its publication day) would be
+        # written as an anchor and an alias, which a case file may not hold: write it twice.
+        return True
 
 
 def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:

@@ -238,7 +238,10 @@ def import_case(
     else:
         return case  # the file is the case as it stands
     session.flush()
-    recompute(session, case, as_of, actor, owners=owners, reason="case imported")
+    # Statuses wait for the adjustments, if any: each status change is then audited once.
+    recompute(
+        session, case, as_of, actor, owners=owners, reason="case imported", statuses=not adjusted
+    )
     by_id = {m.milestone_id: m for m in case.milestones}
     for mid in adjustments:
         if mid not in by_id:
@@ -359,7 +362,7 @@ def _apply_lifecycle(
     entity = f"case {case.key}"
     if wanted is None:
         changes.append(
-            _Change(CASE_REOPENED, entity, "state", "closed", "open", "in the case file")
+            _Change(CASE_REOPENED, entity, "state", "closed", "open", "reopened in the case file")
         )
         set_lifecycle(case, None)
         return

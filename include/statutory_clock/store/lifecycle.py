@@ -148,17 +148,14 @@ def supersede(session: Session, case: Inspection, actor: str | Actor, as_of: dat
     its publication date. A case registered after a later one (history entered late) is itself
     superseded by the next later case. Returns the keys closed. Each is audited on its own case.
     """
-    others = (
-        session.execute(
-            select(Inspection.key, Inspection.published, Inspection.open)
-            .where(
-                Inspection.local_authority_id == case.local_authority_id,
-                Inspection.id != case.id,
-            )
-            .order_by(Inspection.published, Inspection.key)
+    others = session.execute(
+        select(Inspection.key, Inspection.published, Inspection.open)
+        .where(
+            Inspection.local_authority_id == case.local_authority_id,
+            Inspection.id != case.id,
         )
-        .all()
-    )
+        .order_by(Inspection.published, Inspection.key)
+    ).all()
     closed = []
     for key, published, is_open in others:
         if is_open and published < case.published:

@@ -61,8 +61,14 @@ def recompute(
     reason: str | None = None,
     owners: Mapping[str, str] | None = None,
     facts: CaseFacts | None = None,
+    *,
+    statuses: bool = True,
 ) -> RecomputeResult:
     """Bring the persisted milestones in line with the facts, auditing every difference.
+
+    With ``statuses=False`` only the dates are brought up to date: for a caller that changes
+    more and recomputes again in the same transaction, so each status change is audited once,
+    from what it was to what it ends as.
 
     A milestone whose due date moves gets ``due_version + 1`` (fresh reminders, and one
     "deadline changed" notice). Statuses are as of ``as_of``, never the wall clock.
@@ -150,10 +156,13 @@ def recompute(
                             reason,
                         )
                     setattr(row, name, getattr(m, name))
+        if not statuses:
+            continue
         # The row now carries the engine's dates, so its status is the persisted one.
         status = persisted_status(row, as_of, builder.calendar, case_open=case.open)
         if row.status != status or row.status_as_of is None:
-            if m.id not in result.added and row.status != status:
+            # A row never given a status (just added) has nothing to change from.
+            if row.status_as_of is not None and row.status != status:
                 result.status_changed.append((m.id, row.status, status))
                 audit(
                     session,
