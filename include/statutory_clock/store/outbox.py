@@ -55,6 +55,7 @@ from statutory_clock.reminders import (
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
+from statutory_clock.store.read_model import FINISHED, timeline
 from statutory_clock.store.reading import calendar_for
 
 REMINDER_ITEMS = ("milestone:", "action:")
@@ -146,10 +147,17 @@ def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]
     return email, {name: email[to] for name, to in escalation.items() if to in email}
 
 
-def case_items(case: Inspection) -> list[ReminderItem]:
-    """Every milestone and dated action plan item of a case, as reminder items."""
+def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> list[ReminderItem]:
+    """Every milestone and dated action plan item of a case, as reminder items.
+
+    What is done comes from the read model's statuses on ``as_of``: met, missed, waived, or
+    the case closed; and an Ofsted or DfE act past its date ("not recorded") is done as far as
+    reminders go, so it is never chased as the council's overdue item nor escalated. Before
+    its date the owner is still told it is coming.
+    """
     email, escalation = _emails(case.contacts)
     authority = case.local_authority.name
+    statuses = {e.id: e.status for e in timeline(case, as_of, calendar)}
     items = []
     for m in case.milestones:
         items.append(
@@ -168,7 +176,7 @@ def case_items(case: Inspection) -> list[ReminderItem]:
                 owner=m.owner,
                 owner_email=email.get(m.owner or ""),
                 escalation_email=escalation.get(m.owner or ""),
-                done=m.actual is not None or m.waived,
+                done=statuses[m.milestone_id] in FINISHED | {"not_recorded"},
             )
         )
     for a in case.actions:
@@ -194,7 +202,7 @@ def case_items(case: Inspection) -> list[ReminderItem]:
                 owner=a.lead_officer,
                 owner_email=email.get(a.lead_officer or ""),
                 escalation_email=escalation.get(a.lead_officer or ""),
-                done=a.status == "complete",
+                done=a.status == "complete" or not case.open,
             )
         )
     return items
@@ -255,7 +263,7 @@ def plan_reminders(
             key not in last_told or row.due_version > last_told[key][0]
         ):
             last_told[key] = (row.due_version, row.due)
-    items = [item for case in cases for item in case_items(case)]
+    items = [item for case in cases for item in case_items(case, as_of, calendar)]
     previous_due = {key: told_due for key, (version, told_due) in last_told.items()}
     decisions = decide_all(items, as_of, policy, calendar, ledger, previous_due, programme_manager)
     # A reminder decided on an earlier day but never sent (the mail server was down, or it
@@ -454,10 +462,12 @@ def _message_for(
     ).scalar_one()
     if not case.open:  # closed since the decision: a closed case is never chased
         return None
-    item = next((i for i in case_items(case) if i.item == row.item), None)
+    calendar = calendar_for(session)
+    # Done as of the day it was decided (deterministic, whenever the send runs).
+    items = case_items(case, row.decided_on, calendar)
+    item = next((i for i in items if i.item == row.item), None)
     if item is None or item.due_version != row.due_version or item.done:
         return None
-    calendar = calendar_for(session)
     previous = None
     if row.reminder_kind == CHANGED:
         previous = (
