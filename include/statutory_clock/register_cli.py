@@ -378,12 +378,16 @@ def _import(
                 print(
                     f"  importing {number}/{len(docs)}: {doc['key']}", file=sys.stderr, flush=True
                 )
+            before = set(register.superseded_by(session, doc["key"]))
             case = register.import_case(session, doc, actor, today, replace=replace)
             lines.append(
                 f"Imported {case.key}: {case.local_authority.name}, "
                 f"{len(case.milestones)} milestones, {len(case.recommendations)} "
                 f"recommendations, {len(case.actions)} actions"
             )
+            for earlier in register.superseded_by(session, case.key):
+                if earlier not in before:
+                    lines.append(f"Closed {earlier}: superseded by {case.key}")
         return lines
 
     lines = _write(engine, work)

@@ -285,6 +285,7 @@ def test_the_command_line_supersedes_closes_and_reopens(register_url, tmp_path):
     assert first.returncode == 0, first.stderr
     second = statclock(register_url, "case", "import", str(files[1]), "--as-of", "2018-06-21")
     assert second.returncode == 0, second.stderr
+    assert "Closed testshire-2017: superseded by testshire-2018" in second.stdout
     exported = statclock(register_url, "case", "export", "testshire-2017")
     assert (
         "reason: superseded" in exported.stdout

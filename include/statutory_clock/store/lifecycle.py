@@ -169,6 +169,17 @@ def supersede(session: Session, case: Inspection, actor: str | Actor, as_of: dat
     return closed
 
 
+def superseded_by(session: Session, key: str) -> list[str]:
+    """The keys of the cases that ``key`` superseded, in key order."""
+    return list(
+        session.execute(
+            select(Inspection.key)
+            .where(Inspection.superseded_by == key, Inspection.open.is_(False))
+            .order_by(Inspection.key)
+        ).scalars()
+    )
+
+
 def _close_superseded(
     session: Session,
     key: str,
