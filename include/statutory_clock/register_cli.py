@@ -576,7 +576,8 @@ def _case_table(view: Any) -> str:
             f"Next council deadline: {nxt.title} ({nxt.id}), {long_date(nxt.due)}, "
             f"in {nxt.working_days_left} working days"
             if nxt
-            else "Next council deadline: none ahead"
+            else "Next council deadline: "
+            + ("none: the case is closed" if view.lifecycle else "none ahead")
         ),
         "",
         f"{'Due':<16} {'Actual':<16} {'Status':<12} {'Party':<7} {'Milestone':<30} Owner / basis",
