@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from statutory_clock.dates import long_date, short_date
 from statutory_clock.inputs import (
@@ -31,6 +31,9 @@ from statutory_clock.inputs import (
     printable,
     text_argument,
 )
+
+if TYPE_CHECKING:  # the store is imported by each command, so `statclock --help` stays quick
+    from statutory_clock.store.read_model import CaseView
 
 # include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
 DEMO_DIR = Path(
@@ -512,7 +515,7 @@ def _case_show(args: argparse.Namespace) -> str:
     return _case_table(view)
 
 
-def _case_json(view: Any) -> dict[str, Any]:
+def _case_json(view: CaseView) -> dict[str, Any]:
     from statutory_clock.store.read_model import to_json
 
     return {
@@ -551,7 +554,7 @@ def _case_json(view: Any) -> dict[str, Any]:
     }
 
 
-def _case_table(view: Any) -> str:
+def _case_table(view: CaseView) -> str:
     judgement = (view.judgement or "not given").replace("_", " ")
     published = (
         f"{view.published:%B %Y} (month only; counted from {long_date(view.published)})"

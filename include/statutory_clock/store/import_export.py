@@ -19,14 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing, utc_now
 from statutory_clock.store.casefile import day_of, precision_of
 from statutory_clock.store.errors import RegisterError
-from statutory_clock.store.lifecycle import (
-    CASE_CLOSED,
-    CASE_REOPENED,
-    Lifecycle,
-    lifecycle_of,
-    set_lifecycle,
-    supersede,
-)
+from statutory_clock.store.lifecycle import CASE_CLOSED, CASE_REOPENED, set_lifecycle, supersede
 from statutory_clock.store.models import (
     ActionItem,
     BoardMeeting,
@@ -40,7 +33,7 @@ from statutory_clock.store.models import (
     ProgressNote,
 )
 from statutory_clock.store.models import Recommendation as RecommendationRow
-from statutory_clock.store.reading import get_case
+from statutory_clock.store.reading import Lifecycle, get_case, lifecycle_of
 from statutory_clock.store.recompute import recompute
 
 REMOVED_FROM_FILE = "removed from the case file"

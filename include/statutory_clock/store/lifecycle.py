@@ -18,9 +18,7 @@ the other ``closed_*`` columns say why, when and who.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,48 +27,11 @@ from statutory_clock.dates import long_date
 from statutory_clock.store.audit import Actor, as_actor, audit, bump_version
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.models import Inspection
-from statutory_clock.store.reading import get_case
+from statutory_clock.store.reading import Lifecycle, get_case, lifecycle_of
 from statutory_clock.store.recompute import recompute
 
-CloseReason = Literal["superseded", "intervention_lifted", "closed_by_person"]
-CLOSE_REASONS: tuple[CloseReason, ...] = get_args(CloseReason)
 CASE_CLOSED = "case closed"
 CASE_REOPENED = "case reopened"
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """Why, when and by whom a case closed (a closed case's ``lifecycle`` block)."""
-
-    reason: CloseReason
-    on: date
-    by: str | None = None
-    note: str | None = None
-    superseded_by: str | None = None
-
-    def describe(self) -> str:
-        """One line for the audit trail and the CLI: "superseded by bromley-2016"..."""
-        if self.reason == "superseded":
-            what = f"superseded by {self.superseded_by}"
-        elif self.reason == "intervention_lifted":
-            what = "intervention lifted" + (f" (closed by {self.by})" if self.by else "")
-        else:
-            what = f"closed by {self.by}" if self.by else "closed by a person"
-        return f"{what}: {self.note}" if self.note else what
-
-
-def lifecycle_of(case: Inspection) -> Lifecycle | None:
-    """The case's closing, or None while it is open."""
-    if case.open:
-        return None
-    reason = case.closed_reason if case.closed_reason in CLOSE_REASONS else "closed_by_person"
-    return Lifecycle(
-        reason=reason,
-        on=case.closed_on or case.published,
-        by=case.closed_by,
-        note=case.closed_note,
-        superseded_by=case.superseded_by,
-    )
 
 
 def set_lifecycle(case: Inspection, wanted: Lifecycle | None) -> None:

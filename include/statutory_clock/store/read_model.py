@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, selectinload
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.engine import Party
 from statutory_clock.rules import load_rulebooks
-from statutory_clock.store.lifecycle import CloseReason, Lifecycle, lifecycle_of
 from statutory_clock.store.models import (
     ActionItem,
     AuditEvent,
@@ -41,9 +40,12 @@ from statutory_clock.store.models import (
     ReminderLedger,
 )
 from statutory_clock.store.reading import (
+    CloseReason,
+    Lifecycle,
     MilestoneState,
     calendar_for,
     get_case,
+    lifecycle_of,
     party_of,
     persisted_status,
 )

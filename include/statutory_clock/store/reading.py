@@ -1,4 +1,5 @@
-"""Reading the register: cases, their facts, the register's calendar, a milestone's status.
+"""Reading the register: cases, their facts, the register's calendar, a milestone's status
+and a case's lifecycle (why, when and by whom it closed).
 
 Nothing here writes; :func:`get_case` with ``lock`` also takes the writer lock and the case's
 row lock for a caller about to change it.
@@ -7,6 +8,7 @@ row lock for a caller about to change it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, get_args
 
@@ -140,3 +142,42 @@ def persisted_status(
     if not case_open and status not in ("met", "missed", "waived"):
         return "closed"
     return status
+
+
+CloseReason = Literal["superseded", "intervention_lifted", "closed_by_person"]
+CLOSE_REASONS: tuple[CloseReason, ...] = get_args(CloseReason)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Why, when and by whom a case closed (a closed case's ``lifecycle`` block)."""
+
+    reason: CloseReason
+    on: date
+    by: str | None = None
+    note: str | None = None
+    superseded_by: str | None = None
+
+    def describe(self) -> str:
+        """One line for the audit trail and the CLI: "superseded by bromley-2016"..."""
+        if self.reason == "superseded":
+            what = f"superseded by {self.superseded_by}"
+        elif self.reason == "intervention_lifted":
+            what = "intervention lifted" + (f" (closed by {self.by})" if self.by else "")
+        else:
+            what = f"closed by {self.by}" if self.by else "closed by a person"
+        return f"{what}: {self.note}" if self.note else what
+
+
+def lifecycle_of(case: Inspection) -> Lifecycle | None:
+    """The case's closing, or None while it is open."""
+    if case.open:
+        return None
+    reason = case.closed_reason if case.closed_reason in CLOSE_REASONS else "closed_by_person"
+    return Lifecycle(
+        reason=reason,
+        on=case.closed_on or case.published,
+        by=case.closed_by,
+        note=case.closed_note,
+        superseded_by=case.superseded_by,
+    )

@@ -34,13 +34,13 @@ from statutory_clock.store.errors import ConflictError, RegisterError
 from statutory_clock.store.facts import RAG, adjust_milestone, record_event, update_action
 from statutory_clock.store.import_export import export_case, import_case
 from statutory_clock.store.lifecycle import (
-    Lifecycle,
     close_case,
     reopen_case,
     supersede,
     superseded_by,
 )
 from statutory_clock.store.reading import (
+    Lifecycle,
     calendar_for,
     case_facts,
     get_case,
