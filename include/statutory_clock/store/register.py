@@ -13,8 +13,10 @@ The work is done by modules named for their jobs, each importing only those befo
 - :mod:`~statutory_clock.store.authorities`: listing and renaming local authorities.
 - :mod:`~statutory_clock.store.lifecycle`: closing and reopening cases, and closing those a
   newly registered inspection supersedes.
-- :mod:`~statutory_clock.store.import_export`: case files in (audited difference by difference)
-  and out (canonical).
+- :mod:`~statutory_clock.store.case_export`: the register's rows as a case file writes them,
+  and a whole case exported (canonical).
+- :mod:`~statutory_clock.store.case_import`: case files in, a replacement audited difference by
+  difference.
 
 Every write runs inside a caller's transaction (:func:`statutory_clock.store.db.transaction`),
 takes the writer lock first, locks and version-bumps each case it changes, and audits every
@@ -30,9 +32,10 @@ from statutory_clock.store.authorities import (
     list_authorities,
     rename_authority,
 )
+from statutory_clock.store.case_export import export_case
+from statutory_clock.store.case_import import import_case
 from statutory_clock.store.errors import ConflictError, RegisterError
 from statutory_clock.store.facts import RAG, adjust_milestone, record_event, update_action
-from statutory_clock.store.import_export import export_case, import_case
 from statutory_clock.store.lifecycle import (
     close_case,
     reopen_case,

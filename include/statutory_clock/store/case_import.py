@@ -1,5 +1,5 @@
-"""Case files in and out of the register: import (a new case, or a replacement audited
-difference by difference) and the canonical export.
+"""Case files into the register: a new case, or a replacement audited difference by
+difference, each as the register's own command for that change audits it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing, utc_now
+from statutory_clock.store.case_export import (
+    CONTACT_FIELDS,
+    INTERVENTION_FIELDS,
+    action_doc,
+    board_doc,
+    case_fields,
+    event_doc,
+    intervention_doc,
+    jsonable,
+    lifecycle_doc,
+    recommendation_doc,
+)
 from statutory_clock.store.casefile import day_of, precision_of
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.lifecycle import CASE_CLOSED, CASE_REOPENED, set_lifecycle, supersede
@@ -33,7 +45,7 @@ from statutory_clock.store.models import (
     ProgressNote,
 )
 from statutory_clock.store.models import Recommendation as RecommendationRow
-from statutory_clock.store.reading import Lifecycle, get_case, lifecycle_of
+from statutory_clock.store.reading import Lifecycle, get_case
 from statutory_clock.store.recompute import recompute
 
 REMOVED_FROM_FILE = "removed from the case file"
@@ -292,7 +304,7 @@ def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthorit
         case.local_authority = la
     _apply_contacts(case, doc["contacts"], changes)
     ins = doc["inspection"]
-    current = _case_fields(case)
+    current = case_fields(case)
     for name, value in ins.items():
         if name in current and not _same(current[name], value):
             changes.append(
@@ -331,25 +343,11 @@ def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthorit
     return changes
 
 
-def _lifecycle_doc(case: Inspection) -> dict[str, Any] | None:
-    closing = lifecycle_of(case)
-    if closing is None:
-        return None
-    return {
-        "state": "closed",
-        "reason": closing.reason,
-        "on": closing.on,
-        "by": closing.by,
-        "note": closing.note,
-        "superseded_by": closing.superseded_by,
-    }
-
-
 def _apply_lifecycle(
     case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
 ) -> None:
     """A file may close or reopen its case, audited as ``statclock case close/reopen`` are."""
-    current = _lifecycle_doc(case)
+    current = lifecycle_doc(case)
     if _same(current, wanted):
         return
     entity = f"case {case.key}"
@@ -383,34 +381,6 @@ def _apply_lifecycle(
     set_lifecycle(case, closing)
 
 
-def _case_fields(case: Inspection) -> dict[str, Any]:
-    """The inspection's own fields as the case file writes them."""
-    return {
-        "framework": case.framework,
-        "title": case.title,
-        "notified": case.notified,
-        "fieldwork_start": case.fieldwork_start,
-        "fieldwork_end": case.fieldwork_end,
-        "published": _month_or_day(case.published, case.published_precision),
-        "received": case.received,
-        "judgements": dict(case.judgements or {}),
-        "lscb_review": case.lscb_review,
-        "rounding": case.rounding,
-    }
-
-
-_CONTACT_FIELDS = {
-    "role": "role",
-    "email": "email",
-    "phone": "phone",
-    "escalation_to": "escalation_contact",
-}
-
-
-def _contact_doc(c: Contact) -> dict[str, Any]:
-    return {"name": c.name, **{f: getattr(c, attr) for f, attr in _CONTACT_FIELDS.items()}}
-
-
 def _apply_contacts(
     case: Inspection, contacts: Sequence[Mapping[str, Any]], changes: list[_Change]
 ) -> None:
@@ -437,14 +407,14 @@ def _apply_contacts(
         row = by_name.get(c["name"])
         if row is None:
             row = Contact(name=c["name"], position=0)
-            for f, attr in _CONTACT_FIELDS.items():
+            for f, attr in CONTACT_FIELDS.items():
                 setattr(row, attr, c[f])
             case.contacts.append(row)
             changes.append(
                 _Change("contact added", f"contact {c['name']}", "role", None, c["role"])
             )
             continue
-        for f, attr in _CONTACT_FIELDS.items():
+        for f, attr in CONTACT_FIELDS.items():
             if getattr(row, attr) != c[f]:
                 changes.append(
                     _Change("contact changed", f"contact {c['name']}", f, getattr(row, attr), c[f])
@@ -463,10 +433,6 @@ def _apply_contacts(
     case.contacts.sort(key=lambda row: row.position)
 
 
-def _recommendation_doc(r: RecommendationRow) -> dict[str, Any]:
-    return {"number": r.number, "text": r.text, "timescale": r.timescale, "theme": r.theme}
-
-
 def _apply_recommendations(
     case: Inspection, recommendations: Sequence[Mapping[str, Any]], changes: list[_Change]
 ) -> None:
@@ -478,7 +444,7 @@ def _apply_recommendations(
                 "recommendation removed",
                 f"recommendation {gone.number}",
                 None,
-                _canon(_recommendation_doc(gone)),
+                _canon(recommendation_doc(gone)),
                 None,
                 REMOVED_FROM_FILE,
             )
@@ -526,20 +492,6 @@ _ACTION_FIELDS = (
 )
 
 
-def _action_doc(a: ActionItem) -> dict[str, Any]:
-    return {
-        "recommendation": a.recommendation,
-        "current_strategy": a.current_strategy,
-        "required_outcome": a.required_outcome,
-        "lead_officer": a.lead_officer,
-        "key_tasks": a.key_tasks,
-        "progress": [{"date": p.date, "note": p.note} for p in a.progress],
-        "target_date": _month_or_day(a.target_date, a.target_precision),
-        "status": a.status,
-        "smt_lead": a.smt_lead,
-    }
-
-
 def _progress_text(p: Mapping[str, Any]) -> str:
     """A progress note as ``update_action`` audits it: "YYYY-MM-DD: note"."""
     day = p["date"]
@@ -573,7 +525,7 @@ def _apply_actions(
             changes.append(_Change("action added", entity, None, None, _canon(dict(a))))
             continue
         row = rows[position - 1]
-        current = _action_doc(row)
+        current = action_doc(row)
         for name in _ACTION_FIELDS:
             if not _same(current[name], a[name]):
                 action = "action status changed" if name == "status" else "action changed"
@@ -617,24 +569,12 @@ def _apply_actions(
                 "action removed",
                 f"action {row.position}",
                 None,
-                _canon(_action_doc(row)),
+                _canon(action_doc(row)),
                 None,
                 REMOVED_FROM_FILE,
             )
         )
         case.actions.remove(row)
-
-
-def _event_doc(e: CaseEvent) -> dict[str, Any]:
-    item: dict[str, Any] = {"milestone": e.milestone}
-    if e.precision == "month" and e.date is not None:
-        item["month"] = f"{e.date.year:04d}-{e.date.month:02d}"
-    else:
-        item["date"] = e.date
-    item["note"] = e.note
-    if e.recorded_by:
-        item["recorded_by"] = e.recorded_by
-    return item
 
 
 def _event_when(item: Mapping[str, Any]) -> object:
@@ -696,7 +636,7 @@ def _apply_events(
             row = candidates.pop(0)
             kept.append(row)
             ordered.append(row)
-            current = _event_doc(row)
+            current = event_doc(row)
             if _event_when(current) != _event_when(item) or ("month" in current) != (
                 "month" in item
             ):
@@ -726,7 +666,7 @@ def _apply_events(
                     removed,
                     f"{noun} {row.milestone}",
                     "date",
-                    _shown(_event_when(_event_doc(row))),
+                    _shown(_event_when(event_doc(row))),
                     None,
                     REMOVED_FROM_FILE,
                 )
@@ -755,24 +695,10 @@ def _apply_events(
     case.events.sort(key=lambda e: e.position)
 
 
-_INTERVENTION_FIELDS = (
-    "direction",
-    "commissioner",
-    "independent_chair",
-    "adviser",
-    "reviews",
-    "notes",
-)
-
-
-def _intervention_doc(iv: Intervention | None) -> dict[str, Any] | None:
-    return None if iv is None else {name: getattr(iv, name) for name in _INTERVENTION_FIELDS}
-
-
 def _apply_intervention(
     case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
 ) -> None:
-    current = _intervention_doc(case.intervention)
+    current = intervention_doc(case.intervention)
     if current is None and wanted is None:
         return
     if wanted is None:
@@ -791,9 +717,9 @@ def _apply_intervention(
         changes.append(
             _Change("intervention added", "intervention", None, None, _canon(dict(wanted)))
         )
-        case.intervention = Intervention(**{n: wanted[n] for n in _INTERVENTION_FIELDS})
+        case.intervention = Intervention(**{n: wanted[n] for n in INTERVENTION_FIELDS})
     else:
-        for name in _INTERVENTION_FIELDS:
+        for name in INTERVENTION_FIELDS:
             if current[name] != wanted[name]:
                 changes.append(
                     _Change(
@@ -801,20 +727,6 @@ def _apply_intervention(
                     )
                 )
                 setattr(case.intervention, name, wanted[name])
-
-
-def _board_doc(board: ImprovementBoard | None) -> dict[str, Any] | None:
-    if board is None:
-        return None
-    return {
-        "name": board.name,
-        "chair": board.chair,
-        "cadence": board.cadence,
-        "cadence_changes": _from_jsonable(board.cadence_changes),
-        "meetings": [_month_or_day(m.date, m.precision) for m in board.meetings],
-        "other_reporting": list(board.other_reporting),
-        "distribution": list(board.distribution),
-    }
 
 
 def _meetings(values: Sequence[Any]) -> list[BoardMeeting]:
@@ -827,7 +739,7 @@ def _meetings(values: Sequence[Any]) -> list[BoardMeeting]:
 def _apply_board(
     case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
 ) -> None:
-    current = _board_doc(case.board)
+    current = board_doc(case.board)
     if current is None and wanted is None:
         return
     if wanted is None:
@@ -842,7 +754,7 @@ def _apply_board(
             name=wanted["name"],
             chair=wanted["chair"],
             cadence=wanted["cadence"],
-            cadence_changes=_jsonable(wanted["cadence_changes"]),
+            cadence_changes=jsonable(wanted["cadence_changes"]),
             other_reporting=list(wanted["other_reporting"]),
             distribution=list(wanted["distribution"]),
             meetings=_meetings(wanted["meetings"]),
@@ -861,7 +773,7 @@ def _apply_board(
             board.meetings = _meetings(wanted["meetings"])
             continue
         if name == "cadence_changes":
-            board.cadence_changes = _jsonable(wanted["cadence_changes"])
+            board.cadence_changes = jsonable(wanted["cadence_changes"])
         else:
             setattr(board, name, list(wanted[name]))
         flag_modified(board, name)  # a JSON column: a new order alone is a change too
@@ -963,87 +875,3 @@ def _adjust(row: MilestoneRecord, wanted: _Adjustment) -> list[_Change]:
                 )
     row.adjustment_reason, row.agreed_by = wanted.reason, wanted.agreed_by
     return changes
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, date):
-        return {"date": value.isoformat()}
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _from_jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if set(value) == {"date"}:
-            return date.fromisoformat(value["date"])
-        return {k: _from_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_jsonable(v) for v in value]
-    return value
-
-
-def _month_or_day(value: date | None, precision: str) -> Any:
-    if value is None:
-        return None
-    return {"month": f"{value.year:04d}-{value.month:02d}"} if precision == "month" else value
-
-
-def export_case(case: Inspection) -> dict[str, Any]:
-    """The case as a canonical case-file document (see casefile.normalise)."""
-    la = case.local_authority
-    events: dict[str, list[dict[str, Any]]] = {"actual": [], "planned": []}
-    for e in case.events:
-        events[e.kind].append(_event_doc(e))
-    owners = {m.milestone_id: m.owner for m in case.milestones if m.owner}
-    doc: dict[str, Any] = {
-        "schema_version": 1,
-        "key": case.key,
-        "local_authority": {"name": la.name, "dfe_code": la.dfe_code},
-        "contacts": [_contact_doc(c) for c in case.contacts],
-        "inspection": {
-            **_case_fields(case),
-            "recommendations": [_recommendation_doc(r) for r in case.recommendations],
-            "action_plan": [_action_doc(a) for a in case.actions],
-            "events": events["actual"],
-            "planned": events["planned"],
-            "milestone_owners": _compact_owners(case, owners),
-            "adjustments": [
-                {
-                    "milestone": m.milestone_id,
-                    "extended_to": m.extended_to,
-                    "waived": m.waived,
-                    "reason": m.adjustment_reason,
-                    "agreed_by": m.agreed_by,
-                }
-                for m in sorted(case.milestones, key=lambda m: m.milestone_id)
-                if m.adjustment_reason
-            ],
-        },
-        "intervention": _intervention_doc(case.intervention),
-        "board": _board_doc(case.board),
-        "sources": list(case.sources),
-        "notes": case.notes,
-        "lifecycle": _lifecycle_doc(case),
-    }
-    return doc
-
-
-def _compact_owners(case: Inspection, owners: Mapping[str, str]) -> dict[str, str]:
-    """Owners as given: by rule id where every milestone of that rule has the same owner."""
-    by_rule: dict[str, set[str | None]] = {}
-    for m in case.milestones:
-        by_rule.setdefault(m.rule.split(".", 1)[-1], set()).add(m.owner)
-    compact: dict[str, str] = {}
-    for m in sorted(case.milestones, key=lambda m: (m.due, m.milestone_id)):
-        if not m.owner:
-            continue
-        rule_id = m.rule.split(".", 1)[-1]
-        rule_owners = by_rule[rule_id]
-        if rule_id != m.milestone_id and rule_owners == {m.owner}:
-            compact.setdefault(rule_id, m.owner)
-        else:
-            compact[m.milestone_id] = m.owner
-    return compact
