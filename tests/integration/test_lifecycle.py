@@ -23,7 +23,7 @@ from statutory_clock.store.casefile import (
     parse_case_text,
 )
 from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger
-from statutory_clock.store.outbox import plan_reminders
+from statutory_clock.store.outbox import plan_reminders, send_pending
 
 STATCLOCK = shutil.which("statclock", path=str(Path(sys.executable).parent))
 OWNER = "pat.owner@council.example"
@@ -321,3 +321,18 @@ def test_the_command_line_supersedes_closes_and_reopens(register_url, tmp_path):
         ["case", "reopened"],
         ["case", "closed"],
     ]
+
+
+def test_a_reminder_decided_before_the_case_closed_is_never_sent(register_engine):
+    register_text(register_engine, case_text("testshire-2017", "2017-09-04"), date(2017, 9, 4))
+    monday = date(2017, 10, 16)  # publish_report is due today: its owner is to be told
+    with db.transaction(register_engine) as session:
+        assert plan_reminders(session, monday, load_policy(), "pm@council.example")
+    with db.transaction(register_engine) as session:
+        register.close_case(session, "testshire-2017", "pm", monday, "Merged into the trust")
+    sent: list[object] = []
+    report = send_pending(register_engine, sent.append, "statclock@council.example")
+    assert sent == [] and report.sent == 0
+    with db.transaction(register_engine) as session:
+        states = set(session.execute(select(ReminderLedger.state)).scalars())
+    assert states == {"superseded"}
