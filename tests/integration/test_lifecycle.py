@@ -107,7 +107,9 @@ def test_a_later_inspection_supersedes_the_open_one_in_the_same_transaction(regi
     with db.transaction(register_engine) as session:
         old = register.get_case(session, "testshire-2017")
         statuses = {
-            register.persisted_status(m, date(2020, 1, 6), case_open=old.open)
+            register.persisted_status(
+                m, date(2020, 1, 6), register.calendar_for(session), case_open=old.open
+            )
             for m in old.milestones
         }
         assert old.milestones and statuses <= {"closed", "met", "missed", "waived"}

@@ -116,11 +116,14 @@ def party_of(m: MilestoneRecord) -> Party:
 def persisted_status(
     m: MilestoneRecord,
     as_of: date,
-    calendar: WorkingDayCalendar | None = None,
+    calendar: WorkingDayCalendar,
     *,
     case_open: bool = True,
 ) -> MilestoneState:
     """A persisted milestone's status on ``as_of``, after any extension or waiver.
+
+    ``calendar`` is required, and should be the register's (:func:`calendar_for`): the bundled
+    calendar alone misses a bank holiday an operator or the GOV.UK feed added.
 
     In a closed case, a milestone not met, missed or waived is "closed" whatever the date:
     the case ended before it was done, so it is neither overdue nor a prompt to record it.
