@@ -1,6 +1,6 @@
 """A case's lifecycle: open, or closed with a reason, and audited either way.
 
-A case closes for one of three reasons (:data:`CloseReason`):
+A case closes for one of three reasons (:data:`~statutory_clock.store.reading.CloseReason`):
 
 - ``superseded``: a later inspection of the same authority was registered. Recorded by the
   register itself, in the registering transaction (:func:`supersede`), whichever way the new
