@@ -92,13 +92,20 @@ def board_pack() -> None:
         """Email every archived pack still pending, exactly once per recipient; a pack email
         that fails is marked failed, the programme manager is told, and the task fails."""
         from statclock_airflow.mail import smtp_sender
+        from statutory_clock.board_pack.assemble import compose_pack_email
         from statutory_clock.store.delivery import run_sends
         from statutory_clock.store.outbox import PACK_PREFIX
 
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
             report = run_sends(
-                register_engine(), send, sender, manager, "board_pack DAG", item_prefix=PACK_PREFIX
+                register_engine(),
+                send,
+                sender,
+                manager,
+                "board_pack DAG",
+                item_prefix=PACK_PREFIX,
+                compose_pack=compose_pack_email,
             )
         print(f"{report.sent} pack email(s) sent")
         return report.sent

@@ -8,7 +8,8 @@ The facts are validated exactly as a case file is (framework, judgement on the f
 scale, real dates, publication inside the framework's period); a refusal names the field and the
 value and is not retried. A valid case is written in one transaction with its full statutory
 clock and an audit trail, and the `statclock_register_cases` asset is updated so that the
-`statutory_clock` DAG runs straight away.
+`statutory_clock` DAG runs straight away. An earlier open case of the same authority is closed
+in the same transaction, as superseded by this one (no more reminders or packs for it).
 
 Recommendations: one per entry; a timescale may lead, separated by " | ", e.g.
 `Within three months | Ensure that all children in need have an up-to-date plan`.
@@ -133,7 +134,7 @@ def register_inspection() -> None:
 
         from statutory_clock.store.casefile import CaseFileError, parse_case_data
         from statutory_clock.store.db import transaction
-        from statutory_clock.store.register import RegisterError, import_case
+        from statutory_clock.store.register import RegisterError, import_case, superseded_by
         from statutory_clock.store.registration import case_document
 
         try:
@@ -149,6 +150,9 @@ def register_inspection() -> None:
                     f"Registered {case.key}: {case.local_authority.name}, "
                     f"{len(case.milestones)} milestones"
                 )
+                closed = superseded_by(session, case.key)
+                if closed:  # closed in this same transaction
+                    summary += f"; closed as superseded: {', '.join(closed)}"
         except (CaseFileError, RegisterError, ValueError) as exc:
             raise AirflowFailException(f"Not registered: {exc}") from None
         except (DataError, IntegrityError) as exc:  # refused by the database: nothing written

@@ -56,6 +56,7 @@ def reminders() -> None:
     def send_reminders(**context: object) -> int:
         """Send every pending reminder; each is marked sent (or failed) in its own transaction."""
         from statclock_airflow.mail import smtp_sender
+        from statutory_clock.board_pack.assemble import compose_pack_email
         from statutory_clock.store.delivery import run_sends
 
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
@@ -67,6 +68,8 @@ def reminders() -> None:
                 manager,
                 "reminders DAG",
                 heartbeat_for=run_as_of(context),  # the watchdog looks for this heartbeat
+                # A pack email left pending by the board_pack run goes out with the reminders.
+                compose_pack=compose_pack_email,
             )
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent

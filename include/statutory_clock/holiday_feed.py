@@ -14,7 +14,7 @@ How the feed fits the precedence documented in :mod:`statutory_clock.calendar`:
 - A refresh is stored as the dates where the feed disagrees with the calendar: a date the feed
   lists that is a working day now is recorded as ``added``; a bank holiday of the calendar, in a
   year the feed covers, that the feed no longer lists is recorded as ``removed``.
-  :func:`statutory_clock.store.register.calendar_for` applies those rows over the bundled
+  :func:`statutory_clock.store.reading.calendar_for` applies those rows over the bundled
   snapshot, so for every year the feed covers the calendar is the feed's list.
 - Rule 0 still comes first: Saturdays, Sundays, Christmas Day and Good Friday are never removed,
   whatever the feed says.
@@ -50,8 +50,9 @@ from statutory_clock.calendar import (
     default_calendar,
     parse_govuk_feed,
 )
+from statutory_clock.store.audit import audit
 from statutory_clock.store.models import CalendarChange
-from statutory_clock.store.register import audit, calendar_for
+from statutory_clock.store.reading import calendar_for
 
 FEED_URL = "https://www.gov.uk/bank-holidays.json"
 FEED_SOURCE_PREFIX = "GOV.UK feed"  # CalendarChange.source of every row a refresh writes

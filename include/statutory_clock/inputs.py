@@ -388,6 +388,12 @@ CASE_FILE_TEXT: dict[str, Rule] = {
     "board.distribution[]": Email(),
     "sources[].*": Text(2_000),
     "notes": _NOTE,
+    "lifecycle.state": Text(10),
+    "lifecycle.reason": Text(30),
+    "lifecycle.on": _DAY,
+    "lifecycle.by": Text(PERSON),
+    "lifecycle.note": _NOTE,
+    "lifecycle.superseded_by": Text(100),
 }
 for _kind in ("events", "planned"):
     CASE_FILE_TEXT |= {

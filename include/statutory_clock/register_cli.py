@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from statutory_clock.dates import long_date, short_date
 from statutory_clock.inputs import (
@@ -31,6 +31,9 @@ from statutory_clock.inputs import (
     printable,
     text_argument,
 )
+
+if TYPE_CHECKING:  # the store is imported by each command, so `statclock --help` stays quick
+    from statutory_clock.store.read_model import CaseView
 
 # include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
 DEMO_DIR = Path(
@@ -119,7 +122,9 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     exp.add_argument("key", type=_KEY)
     exp.add_argument("--output", "-o", type=_path, help="file to write (default: stdout)")
     common(exp)
-    lst = case_sub.add_parser("list", help="every case, with its next deadline")
+    lst = case_sub.add_parser("list", help="every open case, with its next deadline")
+    lst.add_argument("--all", action="store_true", help="closed cases too, shown as closed")
+    lst.add_argument("--format", choices=("table", "json"), default="table")
     common(lst)
     show = case_sub.add_parser("show", help="a case and its clock")
     show.add_argument("key", type=_KEY)
@@ -138,6 +143,23 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     common(event)
     recompute = case_sub.add_parser("recompute", help="recompute every open case's clock")
     common(recompute)
+    close = case_sub.add_parser(
+        "close", help="close a case (no more reminders or packs; its history is kept)"
+    )
+    close.add_argument("key", type=_KEY)
+    close.add_argument("--reason", required=True, type=_REASON, help="why the case is closing")
+    close.add_argument(
+        "--intervention-lifted",
+        action="store_true",
+        help="it closes because the DfE lifted its intervention",
+    )
+    close.add_argument("--expected-version", type=_VERSION)
+    common(close)
+    reopen = case_sub.add_parser("reopen", help="reopen a closed case")
+    reopen.add_argument("key", type=_KEY)
+    reopen.add_argument("--reason", required=True, type=_REASON, help="why the case is reopening")
+    reopen.add_argument("--expected-version", type=_VERSION)
+    common(reopen)
     audit = case_sub.add_parser("audit", help="the audit trail of a case")
     audit.add_argument("key", type=_KEY)
     common(audit)
@@ -359,12 +381,16 @@ def _import(
                 print(
                     f"  importing {number}/{len(docs)}: {doc['key']}", file=sys.stderr, flush=True
                 )
+            before = set(register.superseded_by(session, doc["key"]))
             case = register.import_case(session, doc, actor, today, replace=replace)
             lines.append(
                 f"Imported {case.key}: {case.local_authority.name}, "
                 f"{len(case.milestones)} milestones, {len(case.recommendations)} "
                 f"recommendations, {len(case.actions)} actions"
             )
+            for earlier in register.superseded_by(session, case.key):
+                if earlier not in before:
+                    lines.append(f"Closed {earlier}: superseded by {case.key}")
         return lines
 
     lines = _write(engine, work)
@@ -434,127 +460,147 @@ def _case_export(args: argparse.Namespace) -> str:
 
 
 def _case_list(args: argparse.Namespace) -> str:
-    from statutory_clock.store import register
+    from statutory_clock.store.read_model import portfolio, to_json
 
     engine = _engine(args)
     today = _today(args)
-
-    def work(session: Any) -> list[str]:
-        rows = []
-        for case in register.list_cases(session):
-            pending = [m for m in case.milestones if m.actual is None and not m.waived]
-            overdue = sum(1 for m in pending if m.effective_due < today)
-            upcoming = sorted(
-                (m for m in pending if m.effective_due >= today), key=lambda m: m.effective_due
-            )
-            nxt = (
-                f"{short_date(upcoming[0].effective_due)} {upcoming[0].milestone_id}"
-                if upcoming
-                else "-"
-            )
-            rows.append(
-                f"{case.key:<22} {case.local_authority.name[:34]:<34} "
-                f"{case.framework:<9} {short_date(case.published):<16} "
-                f"{overdue:>7}  {nxt}"
-            )
-        return rows
-
-    rows = _write(engine, work)
+    rows = _write(engine, lambda s: portfolio(s, today, include_closed=args.all))
+    if args.format == "json":
+        return json.dumps([to_json(row) for row in rows], indent=2, ensure_ascii=False)
+    if not rows:
+        return (
+            "No open cases (`statclock case list --all` shows closed ones too)."
+            if args.all is False
+            else "The register is empty: `statclock demo load` loads the demo councils."
+        )
     header = (
-        f"{'Case':<22} {'Authority':<34} {'Framework':<9} {'Published':<16} "
-        f"{'Overdue':>7}  Next deadline (as of {long_date(today)})"
+        f"{'Case':<22} {'Authority':<34} {'Framework':<9} {'State':<12} "
+        f"{'Overdue':>7} {'Due':>4} {'Not rec.':>8}  Next council deadline (as of "
+        f"{long_date(today)})"
     )
-    return "\n".join(
-        [header, "-" * len(header), *rows]
-        if rows
-        else ["The register is empty: `statclock demo load` loads the demo councils."]
-    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        nxt = row.next_deadline
+        if row.state == "closed":
+            state = "closed"
+            following = _closed_line(row.closed_reason, row.closed_on, row.superseded_by)
+        else:
+            state = "open"
+            following = (
+                f"{short_date(nxt.due)} {nxt.id} ({nxt.working_days_left} working days)"
+                if nxt
+                else "none ahead"
+            )
+        counts = row.counts
+        lines.append(
+            f"{row.key:<22} {row.authority[:34]:<34} {row.framework:<9} {state:<12} "
+            f"{counts.overdue:>7} {counts.due:>4} {counts.not_recorded:>8}  {following}"
+        )
+    return "\n".join(lines)
+
+
+def _closed_line(reason: str | None, on: date | None, superseded_by: str | None) -> str:
+    what = f"superseded by {superseded_by}" if superseded_by else (reason or "closed")
+    return f"{what.replace('_', ' ')}" + (f" on {short_date(on).strip()}" if on else "")
 
 
 def _case_show(args: argparse.Namespace) -> str:
-    from statutory_clock.store import register
+    from statutory_clock.store.read_model import case_view
 
     engine = _engine(args)
     today = _today(args)
-
-    def work(session: Any) -> str:
-        case = register.get_case(session, args.key)
-        if args.format == "json":
-            return json.dumps(_case_json(case), indent=2, ensure_ascii=False)
-        return _case_table(case, today)
-
-    text: str = _write(engine, work)
-    return text
+    view = _write(engine, lambda s: case_view(s, args.key, today))
+    if args.format == "json":
+        return json.dumps(_case_json(view), indent=2, ensure_ascii=False)
+    return _case_table(view)
 
 
-def _case_json(case: Any) -> dict[str, Any]:
+def _case_json(view: CaseView) -> dict[str, Any]:
+    from statutory_clock.store.read_model import to_json
+
     return {
-        "key": case.key,
-        "version": case.version,
-        "authority": case.local_authority.name,
-        "framework": case.framework,
-        "published": case.published.isoformat(),
+        "key": view.key,
+        "version": view.version,
+        "authority": view.authority,
+        "dfe_code": view.dfe_code,
+        "framework": view.framework,
+        "published": view.published.isoformat(),
+        "state": view.state,
+        "lifecycle": to_json(view.lifecycle),
+        "as_of": view.as_of.isoformat(),
+        "next_deadline": to_json(view.next_deadline),
+        "counts": to_json(view.counts),
         "milestones": [
             {
-                "id": m.milestone_id,
+                "id": m.id,
                 "title": m.title,
-                "due": m.due.isoformat(),
+                "due": m.forecast_due.isoformat(),
+                "effective_due": m.effective_due.isoformat(),
                 "window_start": m.window_start.isoformat() if m.window_start else None,
                 "actual": m.actual.isoformat() if m.actual else None,
                 "extended_to": m.extended_to.isoformat() if m.extended_to else None,
                 "waived": m.waived,
                 "status": m.status,
-                "status_as_of": m.status_as_of.isoformat() if m.status_as_of else None,
+                "status_as_of": view.as_of.isoformat(),
+                "party": m.party,
                 "rule": m.rule,
                 "source": m.source,
                 "basis": m.basis,
                 "owner": m.owner,
                 "due_version": m.due_version,
             }
-            for m in case.milestones
+            for m in view.timeline
         ],
     }
 
 
-def _case_table(case: Any, today: date) -> str:
-    from statutory_clock.store.register import persisted_status
-
-    judgement = case.judgements.get("overall", "not given").replace("_", " ")
+def _case_table(view: CaseView) -> str:
+    judgement = (view.judgement or "not given").replace("_", " ")
     published = (
-        f"{case.published:%B %Y} (month only; counted from {long_date(case.published)})"
-        if case.published_precision == "month"
-        else long_date(case.published)
+        f"{view.published:%B %Y} (month only; counted from {long_date(view.published)})"
+        if view.published_precision == "month"
+        else long_date(view.published)
     )
+    if view.lifecycle is None:
+        state = "Open"
+    else:
+        state = f"Closed on {long_date(view.lifecycle.on)}: {view.lifecycle.describe()}"
+    counts = view.counts
+    nxt = view.next_deadline
     lines = [
-        f"{case.local_authority.name} ({case.local_authority.dfe_code}): case {case.key}, "
-        f"version {case.version}",
-        f"Framework {case.framework}; overall judgement {judgement}; published {published}",
-        f"Status as of {long_date(today)}",
+        f"{view.authority} ({view.dfe_code}): case {view.key}, version {view.version}",
+        f"Framework {view.framework}; judgement {judgement}; published {published}",
+        state,
+        f"Status as of {long_date(view.as_of)}: {counts.overdue} overdue, {counts.due} due, "
+        f"{counts.not_recorded} not recorded, {counts.upcoming} upcoming, {counts.met} met, "
+        f"{counts.missed} missed, {counts.waived} waived"
+        + (f", {counts.closed} closed" if counts.closed else ""),
+        (
+            f"Next council deadline: {nxt.title} ({nxt.id}), {long_date(nxt.due)}, "
+            f"in {nxt.working_days_left} working days"
+            if nxt
+            else "Next council deadline: "
+            + ("none: the case is closed" if view.lifecycle else "none ahead")
+        ),
         "",
-        f"{'Due':<16} {'Actual':<16} {'Status':<9} {'Milestone':<30} Owner / basis",
+        f"{'Due':<16} {'Actual':<16} {'Status':<12} {'Party':<7} {'Milestone':<30} Owner / basis",
     ]
-    for m in case.milestones:
-        status = persisted_status(m, today)
+    for m in view.timeline:
         due = short_date(m.effective_due) + ("*" if m.extended_to else "")
         actual = short_date(m.actual) if m.actual else "-"
         lines.append(
-            f"{due:<16} {actual:<16} {status:<9} {m.milestone_id:<30} {m.owner or '-'}; {m.basis}"
+            f"{due:<16} {actual:<16} {m.status.replace('_', ' '):<12} {m.party:<7} "
+            f"{m.id:<30} {m.owner or '-'}; {m.basis}"
         )
-    if any(m.extended_to for m in case.milestones):
+    if any(m.extended_to for m in view.timeline):
         lines.append("* extended: see `statclock case audit` for the reason and who agreed it")
+    rag = view.rag
     lines += [
         "",
-        f"{len(case.recommendations)} recommendations, {len(case.actions)} actions "
-        f"(RAG: {_rag_summary(case)})",
+        f"{len(view.actions)} actions (RAG: red {rag.red}, amber {rag.amber}, green "
+        f"{rag.green}, complete {rag.complete}, not rated {rag.not_rated})",
     ]
     return "\n".join(lines)
-
-
-def _rag_summary(case: Any) -> str:
-    counts: dict[str, int] = {}
-    for a in case.actions:
-        counts[a.status or "not rated"] = counts.get(a.status or "not rated", 0) + 1
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
 
 def _describe(result: Any) -> str:
@@ -599,6 +645,47 @@ def _case_recompute(args: argparse.Namespace) -> str:
     results = _write(engine, lambda s: register.recompute_all(s, _today(args), _actor(args)))
     lines = [f"{r.key}: {_describe(r)}, {len(r.status_changed)} status changes" for r in results]
     return "\n".join([*lines, f"{len(results)} open case(s) recomputed."])
+
+
+def _case_close(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    today = _today(args)
+    closing = _write(
+        engine,
+        lambda s: register.close_case(
+            s,
+            args.key,
+            _actor(args),
+            today,
+            args.reason,
+            intervention_lifted=args.intervention_lifted,
+            expected_version=args.expected_version,
+        ),
+    )
+    return (
+        f"Closed {args.key} on {long_date(today)}: {closing.describe()}. "
+        "No more reminders or packs; its history is kept."
+    )
+
+
+def _case_reopen(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+
+    engine = _engine(args)
+    _write(
+        engine,
+        lambda s: register.reopen_case(
+            s,
+            args.key,
+            _actor(args),
+            _today(args),
+            args.reason,
+            expected_version=args.expected_version,
+        ),
+    )
+    return f"Reopened {args.key}: its reminders and packs start again."
 
 
 def _case_audit(args: argparse.Namespace) -> str:
@@ -759,6 +846,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("case", "event"): _case_event,
     ("case", "recompute"): _case_recompute,
     ("case", "audit"): _case_audit,
+    ("case", "close"): _case_close,
+    ("case", "reopen"): _case_reopen,
     ("action", "update"): _action_update,
     ("milestone", "extend"): _milestone_adjust,
     ("milestone", "waive"): _milestone_adjust,

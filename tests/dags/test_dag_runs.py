@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
-from statutory_clock.store.casefile import load_case_file
+from statutory_clock.store.casefile import load_case_file, parse_case_text
 from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger
 from tests.dags.airflow_runner import run_dag_test
 
@@ -196,8 +196,11 @@ def test_statutory_clock_updates_statuses_as_of_the_run(demo_register, tmp_path)
         home=tmp_path,
     )
     assert run.state == "success", run.tail()
-    assert run.xcom["recompute_clocks"]["cases"] == 5
     engine = db.make_engine(demo_register)
+    with db.transaction(engine) as session:  # every open case; bromley-2010 is superseded
+        live = session.execute(select(func.count()).where(Inspection.open)).scalar_one()
+    assert 0 < live < 5
+    assert run.xcom["recompute_clocks"]["cases"] == live
     with db.transaction(engine) as session:
         croydon = register.get_case(session, "croydon-2017")
         wsoa = {m.milestone_id: m for m in croydon.milestones}["written_statement_of_action"]
@@ -227,8 +230,19 @@ REGISTRATION = {
 }
 
 
+EARLIER = """schema_version: 1
+key: exampleshire-2017
+local_authority: {name: Exampleshire County Council, dfe_code: "999"}
+inspection: {framework: sif, published: 2017-09-04, judgements: {overall: inadequate}}
+"""
+
+
 def test_register_inspection_writes_the_case_and_emits_the_asset(sqlite_register_url, tmp_path):
     register_url = sqlite_register_url
+    engine = db.make_engine(register_url)
+    with db.transaction(engine) as session:  # the council's earlier inspection, still open
+        register.import_case(session, parse_case_text(EARLIER, "x"), "pm", date(2017, 9, 4))
+    engine.dispose()
     run = run_dag_test(
         "register_inspection",
         {"STATCLOCK_DATABASE_URL": register_url},
@@ -247,7 +261,16 @@ def test_register_inspection_writes_the_case_and_emits_the_asset(sqlite_register
         assert due["written_statement_of_action"] == date(2025, 6, 13)
         assert "commissioner_report" in due and len(case.recommendations) == 2
         assert case.contacts[0].email == "pm@exampleshire.example"
+        # Registering it closed the earlier inspection, in the same transaction.
+        earlier = register.get_case(session, "exampleshire-2017")
+        assert (earlier.open, earlier.closed_reason, earlier.superseded_by) == (
+            False,
+            "superseded",
+            "exampleshire-2025",
+        )
+        assert earlier.closed_on == date(2025, 3, 3)
     engine.dispose()
+    assert "closed as superseded: exampleshire-2017" in run.stdout + run.stderr
 
 
 def test_an_impossible_date_is_refused_by_the_trigger_form(sqlite_register_url, tmp_path):

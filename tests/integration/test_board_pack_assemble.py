@@ -25,7 +25,7 @@ from statutory_clock.board_pack.assemble import (
 )
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
-from statutory_clock.store.models import BoardPack, ReminderLedger
+from statutory_clock.store.models import BoardPack, Inspection, ReminderLedger
 
 DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 AS_OF = date(2017, 12, 7)  # the fifth working day of December 2017
@@ -44,7 +44,10 @@ def test_packs_fall_due_on_the_fifth_working_day(demo):
     with db.transaction(demo) as session:
         assert due_packs(session, date(2017, 12, 6)) == []  # the fourth working day
         jobs = due_packs(session, AS_OF)
-    assert {j.case_key for j in jobs} == {p.stem for p in DEMO}
+        closed = set(session.scalars(select(Inspection.key).where(Inspection.open.is_(False))))
+    # A closed case gets no packs: bromley-2010 closed when bromley-2016 was registered.
+    assert "bromley-2010" in closed
+    assert {j.case_key for j in jobs} == {p.stem for p in DEMO} - closed
     assert {(j.period_start, j.period_end, j.period_label) for j in jobs} == {
         (date(2017, 11, 1), date(2017, 11, 30), "November 2017")
     }

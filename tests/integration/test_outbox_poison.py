@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from statutory_clock.board_pack.assemble import compose_pack_email
 from statutory_clock.reminders import load_policy
 from statutory_clock.store import register
 from statutory_clock.store.casefile import load_case_file
@@ -490,8 +491,12 @@ def test_a_pack_email_from_hostile_data_is_safe_and_a_bad_member_address_fails_a
         session.flush()
         queue_pack(session, pack, members, MONDAY)
     plan(demo, MONDAY)  # reminders are pending too, but a pack run sends only packs
+    # Without the board-pack package's composer the ledger cannot build a pack email: the
+    # pack rows wait, untouched, for a run that has it.
+    assert send(demo, relay, item_prefix=PACK_PREFIX) == SendReport(sent=0, skipped=0)
+    assert {r.state for r in ledger(demo) if r.item.startswith(PACK_PREFIX)} == {"pending"}
 
-    report = send(demo, relay, item_prefix=PACK_PREFIX)
+    report = send(demo, relay, item_prefix=PACK_PREFIX, compose_pack=compose_pack_email)
 
     assert (report.sent, report.failed) == (1, 2)
     assert {f.recipient for f in report.failures} == set(members[1:])

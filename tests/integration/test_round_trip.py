@@ -168,6 +168,18 @@ def generated_case(draw: st.DrawFn) -> tuple[dict[str, Any], date]:
     )
     if doc["board"] is not None:
         doc["board"]["meetings"] += draw(st.lists(DAYS | MONTHS, max_size=3))
+    if draw(st.booleans()):  # closed in the file, for each of the reasons
+        reason = draw(st.sampled_from(["superseded", "intervention_lifted", "closed_by_person"]))
+        doc["lifecycle"] = {
+            "state": "closed",
+            "reason": reason,
+            "on": draw(
+                st.dates(min_value=max(report_day, day_of(ins["published"])), max_value=as_of)
+            ),
+            "by": draw(st.none() | LINE),
+            "note": draw(st.none() | NOTE),
+            "superseded_by": "a-later-case" if reason == "superseded" else None,
+        }
     # Through the real file path: dumped, parsed, validated and normalised.
     return parse_case_text(dump_case_file(doc), f"{doc['key']}.yaml"), as_of
 
@@ -232,7 +244,7 @@ def edit(doc: dict[str, Any], data: st.DataObject, milestones: list[str]) -> lis
     expected: list[tuple] = []
     kinds = {
         kind
-        for kind in ("waive", "unadjust", "progress", "status", "plan", "role")
+        for kind in ("waive", "unadjust", "progress", "status", "plan", "role", "lifecycle")
         if data.draw(st.booleans(), label=f"edit: {kind}")
     }
     withdrawn = None
@@ -306,6 +318,24 @@ def edit(doc: dict[str, Any], data: st.DataObject, milestones: list[str]) -> lis
             ("contact changed", f"contact {contact['name']}", "role", contact["role"], role, None)
         )
         contact["role"] = role
+    if "lifecycle" in kinds:  # a file may close its case, or reopen it
+        entity = f"case {doc['key']}"
+        if doc["lifecycle"] is None:
+            note = data.draw(LINE)
+            doc["lifecycle"] = {
+                "state": "closed",
+                "reason": "closed_by_person",
+                "on": day_of(ins["published"]),
+                "by": "Pat Example",
+                "note": note,
+                "superseded_by": None,
+            }
+            reason = f"closed by Pat Example: {note}"
+            expected.append(("case closed", entity, "state", "open", "closed", reason))
+        else:
+            doc["lifecycle"] = None
+            reopened = "reopened in the case file"
+            expected.append(("case reopened", entity, "state", "closed", "open", reopened))
     return expected
 
 

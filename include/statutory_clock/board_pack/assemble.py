@@ -25,8 +25,10 @@ from statutory_clock.dates import long_date
 from statutory_clock.engine import add_months
 from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 from statutory_clock.rules import load_rulebooks
+from statutory_clock.store.audit import audit
 from statutory_clock.store.models import BoardPack, Inspection, LocalAuthority
-from statutory_clock.store.register import audit, calendar_for, get_case, persisted_status
+from statutory_clock.store.read_model import StatusCounts, next_deadline, timeline
+from statutory_clock.store.reading import calendar_for, get_case
 
 SCHEMA = 1
 PACK_LEAD_WORKING_DAYS = 5  # a pack is ready this many working days before the meeting
@@ -157,47 +159,40 @@ def build_snapshot(
     calendar = calendar or calendar_for(session)
     case = get_case(session, job.case_key)
     la = case.local_authority
-    milestones: list[dict[str, Any]] = []
-    for m in case.milestones:
-        milestones.append(
-            {
-                "id": m.milestone_id,
-                "title": m.title,
-                "due": m.effective_due.isoformat(),
-                "window_start": _iso(m.window_start),
-                "actual": _iso(m.actual),
-                "status": persisted_status(m, as_of, calendar),
-                "rule": m.rule,
-                "source": m.source,
-                "basis": m.basis
-                + (f"; extended to {m.extended_to.isoformat()}" if m.extended_to else ""),
-                "confidence": m.confidence,
-                "kind": m.kind,
-                "owner": m.owner,
-                "reason": m.adjustment_reason,
-            }
-        )
+    # Statuses, counts and the next deadline come from the read model, as everywhere else.
+    entries = timeline(case, as_of, calendar)
+    milestones: list[dict[str, Any]] = [
+        {
+            "id": e.id,
+            "title": e.title,
+            "due": e.effective_due.isoformat(),
+            "window_start": _iso(e.window_start),
+            "actual": _iso(e.actual),
+            "status": e.status,
+            "party": e.party,
+            "rule": e.rule,
+            "source": e.source,
+            "basis": e.basis
+            + (f"; extended to {e.extended_to.isoformat()}" if e.extended_to else ""),
+            "confidence": e.confidence,
+            "kind": e.kind,
+            "owner": e.owner,
+            "reason": e.adjustment_reason,
+        }
+        for e in entries
+    ]
     open_ = [m for m in milestones if m["status"] in ("upcoming", "due")]
     horizon = (as_of + timedelta(days=90)).isoformat()
-    statutory_next = sorted(
-        (m for m in open_ if m["kind"] == "statutory" and m["due"] >= as_of.isoformat()),
-        key=lambda m: m["due"],
-    )
-    next_deadline = None
-    if statutory_next:
-        nxt = statutory_next[0]
-        next_deadline = {
-            "id": nxt["id"],
-            "title": nxt["title"],
-            "due": nxt["due"],
-            "working_days_left": calendar.working_days_between(
-                as_of, date.fromisoformat(nxt["due"])
-            ),
+    statutory = next_deadline(entries, as_of, calendar, kinds=("statutory",))
+    next_deadline_doc = None
+    if statutory is not None:
+        next_deadline_doc = {
+            "id": statutory.id,
+            "title": statutory.title,
+            "due": statutory.due.isoformat(),
+            "working_days_left": statutory.working_days_left,
         }
-    counts = {
-        s: sum(1 for m in milestones if m["status"] == s)
-        for s in ("overdue", "missed", "met", "upcoming", "due", "waived")
-    }
+    counts = StatusCounts.of(e.status for e in entries)
     recommendations = {r.number: r for r in case.recommendations}
     actions: list[dict[str, Any]] = []
     for a in case.actions:
@@ -308,11 +303,13 @@ def build_snapshot(
             for published, framework, judgements in history
         ],
         "headline": {
-            "next_deadline": next_deadline,
-            "overdue_count": counts["overdue"],
-            "missed_count": counts["missed"],
-            "met_count": counts["met"],
-            "upcoming_count": counts["upcoming"] + counts["due"],
+            "next_deadline": next_deadline_doc,
+            "overdue_count": counts.overdue,
+            "missed_count": counts.missed,
+            "met_count": counts.met,
+            "upcoming_count": counts.upcoming + counts.due,
+            # Ofsted or DfE acts past their dates with none recorded: never counted as overdue.
+            "not_recorded_count": counts.not_recorded,
         },
         "milestones": milestones,
         "next_90_days": [m for m in open_ if as_of.isoformat() <= m["due"] <= horizon],
@@ -557,7 +554,8 @@ def _clear_orphan(directory: Path, key: str, label: str, version: int) -> None:
 def ad_hoc_job(session: Session, params: Mapping[str, Any], as_of: date) -> PackJob:
     """A pack for one case and period, asked for by a person (defaults: the month to date)."""
     key = str(params["case_key"])
-    get_case(session, key)  # a clear error if there is no such case
+    if not get_case(session, key).open:  # get_case: a clear error if there is no such case
+        raise PackError(f"case_key: {key!r} is closed; a closed case gets no packs")
 
     def day(name: str, default: date | None) -> date | None:
         raw = params.get(name)

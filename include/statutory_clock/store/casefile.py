@@ -295,6 +295,8 @@ def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str |
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == _YAML + "merge":
             refuse(node.start_mark, top.path, "YAML merge keys (<<) are not allowed")
+        if isinstance(value, bool):  # YAML 1.1 reads the key `on:` (lifecycle.on) as true
+            value = node.value
         key_text = str(value)
         if key_text in top.seen:
             refuse(
@@ -360,9 +362,42 @@ def parse_case_data(
         raise CaseFileError(
             source, _line_of(root, exc.path), _field_name(exc.path), exc.detail
         ) from None
+    _check_lifecycle(data, root, source)
     doc = normalise(data)
     _check_semantics(doc, root, source)
     return doc
+
+
+def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: str) -> None:
+    """What each state needs: an open case nothing else; a closed one its reason and day, and
+    the later case's key exactly when it was superseded."""
+    lifecycle = data.get("lifecycle")
+    if lifecycle is None:
+        return
+
+    def refuse(name: str, problem: str) -> NoReturn:
+        path = ["lifecycle", name]
+        raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
+
+    if lifecycle["state"] == "open":
+        for name in ("reason", "on", "by", "note", "superseded_by"):
+            if lifecycle.get(name) is not None:
+                refuse(name, f"{shown(lifecycle[name])} is only for a closed case (state: closed)")
+        return
+    for name in ("reason", "on"):
+        if lifecycle.get(name) is None:
+            refuse(name, "is required for a closed case")
+    later = lifecycle.get("superseded_by")
+    if lifecycle["reason"] == "superseded" and later is None:
+        refuse("superseded_by", "is required when the reason is superseded: the later case's key")
+    if lifecycle["reason"] != "superseded" and later is not None:
+        refuse("superseded_by", f"{shown(later)} is only for a case closed as superseded")
+    if later is not None and later == data.get("key"):
+        refuse("superseded_by", f"{shown(later)} is this case: a case cannot supersede itself")
+    on = date.fromisoformat(lifecycle["on"])
+    published = day_of(_d(data["inspection"]["published"]))
+    if on < published:
+        refuse("on", f"{on.isoformat()} is before the report ({published.isoformat()})")
 
 
 def load_case_file(path: Path) -> dict[str, Any]:
@@ -618,11 +653,29 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     )
     doc["sources"] = [dict(s) for s in raw.get("sources") or []]
     doc["notes"] = raw.get("notes")
+    doc["lifecycle"] = _lifecycle(raw.get("lifecycle"))
     return doc
 
 
+def _lifecycle(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An open case's lifecycle is null; a closed one's has all six keys."""
+    if raw is None or raw.get("state") != "closed":
+        return None
+    return {
+        "state": "closed",
+        "reason": raw["reason"],
+        "on": _d(raw["on"]),
+        "by": raw.get("by"),
+        "note": raw.get("note"),
+        "superseded_by": raw.get("superseded_by"),
+    }
+
+
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        # The same date object in two places (a case closed on its publication day) would be
+        # written as an anchor and an alias, which a case file may not hold: write it twice.
+        return True
 
 
 def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:

@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 from statutory_clock.dates import long_date, parse_iso_date
 from statutory_clock.inputs import LONG_TEXT, PERSON, InputError, Text
 from statutory_clock.store.db import transaction
-from statutory_clock.store.register import RegisterError, record_event
+from statutory_clock.store.errors import RegisterError
+from statutory_clock.store.facts import record_event
 
 
 def _who(answer: Mapping[str, Any]) -> str:

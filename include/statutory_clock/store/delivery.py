@@ -36,17 +36,18 @@ from statutory_clock.mail_headers import (
     sealed,
     start_message,
 )
+from statutory_clock.store.audit import Actor, audit
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import AuditEvent
 from statutory_clock.store.outbox import (
     MAX_SEND_ATTEMPTS,
+    PackComposer,
     SendFailure,
     SendReport,
     describe,
     refused_by_relay,
     send_pending,
 )
-from statutory_clock.store.register import Actor, audit
 from statutory_clock.store.watchdog import record_heartbeat
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,18 @@ def run_sends(
     item_prefix: str | None = None,
     heartbeat_for: date | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    compose_pack: PackComposer | None = None,
 ) -> SendReport:
     """Send, record the heartbeat, tell the programme manager, fail if anything failed.
+
+    Board-pack rows are sent only with ``compose_pack`` (see :func:`send_pending`).
 
     Returns the report when every row was sent (or skipped); raises :class:`DeliveryFailed`
     after steps 2 and 3 when any row failed; lets a connection failure propagate.
     """
-    report = send_pending(engine, send, sender, now=now, item_prefix=item_prefix)
+    report = send_pending(
+        engine, send, sender, now=now, item_prefix=item_prefix, compose_pack=compose_pack
+    )
     if heartbeat_for is not None:
         with transaction(engine) as session:
             record_heartbeat(session, heartbeat_for, report.sent, actor)

@@ -52,9 +52,11 @@ from statutory_clock.reminders import (
     still_relevant,
     working_days_to,
 )
+from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
-from statutory_clock.store.register import calendar_for, lock_for_writing
+from statutory_clock.store.read_model import FINISHED, timeline
+from statutory_clock.store.reading import calendar_for
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
@@ -67,6 +69,10 @@ UNSENT = ("pending", "failed")
 MAX_SEND_ATTEMPTS = 10
 # Characters of a failure reason kept on the ledger row and in notices.
 MAX_REASON = 300
+
+# Builds a pack's email: (pack, its case, recipient, sender, sent at, Message-ID) -> message.
+# The board-pack package provides it (assemble.compose_pack_email); the ledger only sends it.
+PackComposer = Callable[[BoardPack, Inspection, str, str, datetime, str], EmailMessage]
 
 
 @dataclass(frozen=True)
@@ -141,10 +147,17 @@ def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]
     return email, {name: email[to] for name, to in escalation.items() if to in email}
 
 
-def case_items(case: Inspection) -> list[ReminderItem]:
-    """Every milestone and dated action plan item of a case, as reminder items."""
+def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> list[ReminderItem]:
+    """Every milestone and dated action plan item of a case, as reminder items.
+
+    What is done comes from the read model's statuses on ``as_of``: met, missed, waived, or
+    the case closed; and an Ofsted or DfE act past its date ("not recorded") is done as far as
+    reminders go, so it is never chased as the council's overdue item nor escalated. Before
+    its date the owner is still told it is coming.
+    """
     email, escalation = _emails(case.contacts)
     authority = case.local_authority.name
+    statuses = {e.id: e.status for e in timeline(case, as_of, calendar)}
     items = []
     for m in case.milestones:
         items.append(
@@ -163,7 +176,7 @@ def case_items(case: Inspection) -> list[ReminderItem]:
                 owner=m.owner,
                 owner_email=email.get(m.owner or ""),
                 escalation_email=escalation.get(m.owner or ""),
-                done=m.actual is not None or m.waived,
+                done=statuses[m.milestone_id] in FINISHED | {"not_recorded"},
             )
         )
     for a in case.actions:
@@ -189,7 +202,7 @@ def case_items(case: Inspection) -> list[ReminderItem]:
                 owner=a.lead_officer,
                 owner_email=email.get(a.lead_officer or ""),
                 escalation_email=escalation.get(a.lead_officer or ""),
-                done=a.status == "complete",
+                done=a.status == "complete" or not case.open,
             )
         )
     return items
@@ -250,7 +263,7 @@ def plan_reminders(
             key not in last_told or row.due_version > last_told[key][0]
         ):
             last_told[key] = (row.due_version, row.due)
-    items = [item for case in cases for item in case_items(case)]
+    items = [item for case in cases for item in case_items(case, as_of, calendar)]
     previous_due = {key: told_due for key, (version, told_due) in last_told.items()}
     decisions = decide_all(items, as_of, policy, calendar, ledger, previous_due, programme_manager)
     # A reminder decided on an earlier day but never sent (the mail server was down, or it
@@ -288,10 +301,15 @@ def send_pending(
     sender: str,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     item_prefix: str | None = None,
+    compose_pack: PackComposer | None = None,
 ) -> SendReport:
     """Send every pending ledger row, and every failed one with attempts left (those whose item
     starts with ``item_prefix``, if given), each in its own transaction (see the module
     docstring). A row that fails is recorded and reported; a connection failure raises.
+
+    Board-pack rows are sent only with ``compose_pack`` (the board-pack package's composer,
+    :func:`statutory_clock.board_pack.assemble.compose_pack_email`): the ledger does not know
+    how a pack becomes an email. Without it they are left pending for a run that has it.
     """
     sender = sender_address(sender)  # a bad configured sender stops the batch before any row
     query = select(ReminderLedger.id).where(
@@ -302,6 +320,8 @@ def send_pending(
     )
     if item_prefix is not None:
         query = query.where(ReminderLedger.item.startswith(item_prefix))
+    if compose_pack is None:
+        query = query.where(~ReminderLedger.item.startswith(PACK_PREFIX))
     with transaction(engine) as session:
         ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
     sent = skipped = 0
@@ -317,7 +337,7 @@ def send_pending(
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
             try:
-                message = _message_for(session, row, sender, now())
+                message = _message_for(session, row, sender, now(), compose_pack)
             except SQLAlchemyError:
                 raise  # the register itself is in trouble: not this row's fault
             except Exception as error:
@@ -398,10 +418,8 @@ def queue_pack(
 
 
 def _pack_message(
-    session: Session, row: ReminderLedger, sender: str, at: datetime
+    session: Session, row: ReminderLedger, sender: str, at: datetime, compose_pack: PackComposer
 ) -> EmailMessage | None:
-    from statutory_clock.board_pack.assemble import compose_pack_email
-
     pack = session.execute(
         select(BoardPack).where(
             BoardPack.inspection_id == row.inspection_id,
@@ -416,16 +434,22 @@ def _pack_message(
         .where(Inspection.id == row.inspection_id)
         .options(selectinload(Inspection.local_authority), selectinload(Inspection.board))
     ).scalar_one()
-    return compose_pack_email(
-        pack, case, row.recipient, sender, at, ledger_message_id(row, case.key)
-    )
+    if not case.open:  # closed since the pack was made: a closed case gets no packs
+        return None
+    return compose_pack(pack, case, row.recipient, sender, at, ledger_message_id(row, case.key))
 
 
 def _message_for(
-    session: Session, row: ReminderLedger, sender: str, at: datetime
+    session: Session,
+    row: ReminderLedger,
+    sender: str,
+    at: datetime,
+    compose_pack: PackComposer | None,
 ) -> EmailMessage | None:
     if row.item.startswith(PACK_PREFIX):
-        return _pack_message(session, row, sender, at)
+        if compose_pack is None:  # not selected without one (see send_pending)
+            raise RuntimeError("a board-pack row needs the pack composer")
+        return _pack_message(session, row, sender, at, compose_pack)
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)
@@ -436,10 +460,14 @@ def _message_for(
             selectinload(Inspection.actions),
         )
     ).scalar_one()
-    item = next((i for i in case_items(case) if i.item == row.item), None)
-    if item is None or item.due_version != row.due_version or item.done:
+    if not case.open:  # closed since the decision: a closed case is never chased
         return None
     calendar = calendar_for(session)
+    # Done as of the day it was decided (deterministic, whenever the send runs).
+    items = case_items(case, row.decided_on, calendar)
+    item = next((i for i in items if i.item == row.item), None)
+    if item is None or item.due_version != row.due_version or item.done:
+        return None
     previous = None
     if row.reminder_kind == CHANGED:
         previous = (

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from statutory_clock.dates import long_date
 from statutory_clock.mail_headers import sealed, start_message
+from statutory_clock.store.audit import Actor, audit
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import AuditEvent
-from statutory_clock.store.register import Actor, audit
 
 HEARTBEAT = "reminders run completed"
 
