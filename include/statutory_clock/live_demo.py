@@ -29,7 +29,8 @@ So the whole portfolio has exactly :data:`OVERDUE` overdue council items and
 :data:`NOT_RECORDED` Ofsted or DfE dates to record, whatever day it is loaded on. Cases are
 keyed by name and year of publication ("exampleshire-2026"): loading again on a later day adds
 nothing while the keys exist; once a year turns, the new cases supersede the old ones (same DfE
-code), as a re-registration would.
+code), as a re-registration would. Between loads the portfolio ages like a real one (a
+programme manager records what happens); a fresh register shows the day it is loaded on.
 """
 
 from __future__ import annotations
