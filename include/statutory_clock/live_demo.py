@@ -264,7 +264,11 @@ def _document(
             "action_plan": action_plan,
             "events": [],
             "planned": planned,
-            "milestone_owners": _owners(people, intervention=intervention is not None),
+            "milestone_owners": {
+                **_owners(people, intervention=intervention is not None),
+                # a recommendation's target is owned by the lead officer of its action
+                **{f"recommendation_{a['recommendation']}": a["lead_officer"] for a in action_plan},
+            },
             "adjustments": [],
         },
         "intervention": intervention,
@@ -530,6 +534,16 @@ def _sampleton(today: date, builder: ClockBuilder) -> LiveCase:
         ],
         action_plan=[
             _action(
+                1,
+                "Max Pretend",
+                "Jamie Notreal",
+                "Assess every notified private fostering arrangement within seven working days",
+                "No private fostering assessment outstanding",
+                cal.add_working_days(today, 10),
+                "red",
+                [(cal.add_working_days(today, -4), "Four assessments outstanding; two booked.")],
+            ),
+            _action(
                 2,
                 "Lee Standin",
                 "Jamie Notreal",
@@ -538,7 +552,7 @@ def _sampleton(today: date, builder: ClockBuilder) -> LiveCase:
                 cal.add_working_days(today, 120),
                 "green",
                 [(cal.add_working_days(today, -15), "Training delivered to all chairs.")],
-            )
+            ),
         ],
         # No meeting on file: its pack is the monthly one, which the pack must say plainly.
         board=_board(

@@ -145,3 +145,18 @@ def test_names_are_fictional_and_keys_are_stable_within_a_year():
 
 def test_no_live_portfolio_before_the_framework_has_history():
     assert live_portfolio(date(2017, 10, 2)) == []
+
+
+@pytest.mark.parametrize("today", TODAYS)
+def test_every_open_council_item_has_a_named_owner_with_an_address(today):
+    cal = default_calendar()
+    for case in live_portfolio(today, cal):
+        doc = case.document
+        owners = doc["inspection"]["milestone_owners"]
+        emails = {c["name"]: c["email"] for c in doc["contacts"]}
+        clock = ClockBuilder(cal).compute(facts_of(doc))
+        for m in clock.milestones:
+            if m.party != "council" or m.actual is not None:
+                continue
+            owner = owners.get(m.id) or owners.get(m.rule.split(".", 1)[-1])
+            assert owner and emails.get(owner), (case.key, m.id)
