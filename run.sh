@@ -77,16 +77,10 @@ for _ in $(seq 1 30); do [[ -s "$password_file" ]] && break; sleep 1; done
 password=$(python -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], '?'))" \
   "$password_file" "${STATCLOCK_UI_USER:-admin}" 2>/dev/null || echo "see $password_file")
 
-# A fictional sample council, registered through the register_inspection DAG like a real one,
-# so that there are live deadlines (and reminder emails) next to the historical seed councils.
-if ! statclock case show sample-2026 >/dev/null 2>&1; then
-  published=$(python -c "import datetime; from statutory_clock.calendar import default_calendar; \
-print(default_calendar().add_working_days(datetime.date.today(), -29))")
-  airflow dags trigger register_inspection --conf "{\"local_authority\": \"Exampleshire County Council (sample)\", \"dfe_code\": \"999\", \"framework\": \"ilacs\", \"published\": \"$published\", \"overall_judgement\": \"inadequate\", \"case_key\": \"sample-2026\", \"recommendations\": [\"Within three months | Ensure that every child in need has a plan that is reviewed on time\"]}" > /dev/null 2>&1 &&
-    echo "==> Registered a fictional sample council (published $published) through register_inspection"
-  sleep 20
-  airflow dags trigger reminders > /dev/null 2>&1 || true
-fi
+# `statclock demo load` above also loaded the fictional live portfolio (statutory_clock.live_demo:
+# four councils dated from today, with owners and board meetings). One reminders run now, so the
+# mail catcher holds today's reminder emails straight away rather than at the next schedule.
+airflow dags trigger reminders > /dev/null 2>&1 || true
 
 cat <<MSG
 

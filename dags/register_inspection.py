@@ -32,9 +32,14 @@ from statutory_clock.inputs import (
     MULTI_LINE_PATTERN,
     SINGLE_LINE_PATTERN,
 )
+from statutory_clock.rules import FRAMEWORKS as rulebook_frameworks
+from statutory_clock.rules import judgements
 
-FRAMEWORKS = ["sif", "ilacs", "focused_visit", "slac2009"]
-JUDGEMENTS = [None, "inadequate", "requires_improvement", "good", "outstanding", "adequate"]
+# The choices come from the rulebooks, never restated here. Reading them at parse time is
+# cheap: load_rulebooks() hashes the bundled files and unpickles its validated cache (a few
+# milliseconds, no database; benchmarks/bench_dags.py keeps the whole folder well under 1 s).
+FRAMEWORKS = list(rulebook_frameworks)
+JUDGEMENTS = [None, *judgements()]
 DATE_OR_EMPTY = ["null", "string"]
 # The form refuses what the register would refuse, as it is filled in: one-line names without
 # control or format characters, lengths that fit the columns. The task validates everything

@@ -16,7 +16,6 @@ from typing import NoReturn
 from statutory_clock.calendar import CalendarError, default_calendar
 from statutory_clock.dates import long_date, parse_iso_date, short_date
 from statutory_clock.engine import (
-    ROUNDING_POLICIES,
     CaseFacts,
     Clock,
     FactsError,
@@ -35,9 +34,16 @@ from statutory_clock.inputs import (
     printable,
     shown,
 )
-from statutory_clock.rules import FRAMEWORKS, RulebookError, load_rulebooks
+from statutory_clock.rules import (
+    FRAMEWORKS,
+    INTERVENTION,
+    RulebookError,
+    default_rounding,
+    judgements,
+    load_rulebooks,
+    rounding_policies,
+)
 
-JUDGEMENTS = ("inadequate", "requires_improvement", "good", "outstanding", "adequate")
 USER_ERROR = 2
 
 # Which command-line option a FactsError field came from, so messages name what the user typed.
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="date the authority received the report (the legal anchor)",
     )
-    clock.add_argument("--judgement", choices=JUDGEMENTS, help="overall judgement")
+    clock.add_argument("--judgement", choices=judgements(), help="overall judgement")
     clock.add_argument(
         "--direction",
         type=_iso_date,
@@ -138,9 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clock.add_argument(
         "--rounding",
-        choices=ROUNDING_POLICIES,
-        default="end_of_month",
-        help="how recommendation timescales become target dates",
+        choices=rounding_policies(),
+        default=None,  # None: the default of rules/recommendations.yaml
+        help="how recommendation timescales become target dates "
+        f"(default {default_rounding()}, from the rulebook)",
     )
     clock.add_argument(
         "--as-of",
@@ -150,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     rules = sub.add_parser("rules", help="list every rule with its source and confidence")
-    rules.add_argument("--framework", choices=(*FRAMEWORKS, "dfe_intervention"))
+    rules.add_argument("--framework", choices=(*FRAMEWORKS, INTERVENTION))
 
     holidays = sub.add_parser("holidays", help="list England and Wales bank holidays of a year")
     holidays.add_argument("year", type=argument(Whole(1900, 2200).parse))
@@ -216,14 +223,14 @@ def _as_table(clock: Clock, facts: CaseFacts, as_of: date | None) -> str:
     if as_of is not None:
         lines.append(f"Status as of {long_date(as_of)}")
     lines.append("")
-    header = f"{'Due':<16} {'Window opens':<16} {'Milestone':<30} "
-    header += f"{'Status':<9} " if as_of else ""
+    header = f"{'Due':<16} {'Window opens':<16} {'Milestone':<30} {'Whose act':<9} "
+    header += f"{'Status':<12} " if as_of else ""
     lines += [header + "Basis", "-" * (len(header) + 40)]
     for m in clock.milestones:
         opens = short_date(m.window_start) if m.window_start else "-"
-        row = f"{short_date(m.due):<16} {opens:<16} {m.id:<30} "
+        row = f"{short_date(m.due):<16} {opens:<16} {m.id:<30} {m.party:<9} "
         if as_of is not None:
-            row += f"{milestone_status(m, as_of):<9} "
+            row += f"{milestone_status(m, as_of):<12} "
         lines.append(row + m.basis)
     lines += ["", "Sources (citation [confidence]: rules):"]
     rules_by_source: dict[tuple[str, str], list[str]] = {}
@@ -273,10 +280,10 @@ def _rules_command(args: argparse.Namespace) -> str:
         for rule in book.rules:
             until = rule.valid_to.isoformat() if rule.valid_to else "now"
             lines.append(
-                f"  {rule.id:<30} {rule.offset:>4} {rule.unit:<14} from {rule.anchor}"
-                f"  [{rule.confidence}, {rule.valid_from.isoformat()} to {until}]"
+                f"  {rule.id:<30} {rule.party:<8} {rule.offset:>4} {rule.unit:<14} "
+                f"from {rule.anchor}  [{rule.confidence}, {rule.valid_from.isoformat()} to {until}]"
             )
-            lines.append(f"  {'':<30} {rule.source}")
+            lines.append(f"  {'':<30} {'':<8} {rule.source}")
     return "\n".join(lines)
 
 

@@ -24,16 +24,18 @@ from statutory_clock.rules import (
     RecommendationPolicy,
     Rule,
     Rulebook,
+    RulebookError,
     Unit,
     load_recommendation_policy,
     load_rulebooks,
 )
+from statutory_clock.rules import Party as Party  # re-exported: whose act a milestone is
 
 AnchorKind = Literal["receipt", "publication"]
 Status = Literal["upcoming", "due", "overdue", "met", "missed", "waived", "not_recorded"]
-# Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
-Party = Literal["council", "ofsted", "dfe"]
-ROUNDING_POLICIES = ("end_of_month", "exact")
+# The rounding policies this engine knows how to apply; recommendations.yaml names the default
+# and may offer only these (checked when a builder is made).
+_IMPLEMENTED_ROUNDING = frozenset({"end_of_month", "exact"})
 # A milestone is "due" (rather than "upcoming") from its window opening, or this many working
 # days before its due date when it has no window.
 DUE_SOON_WORKING_DAYS = 5
@@ -99,6 +101,7 @@ class Milestone(NamedTuple):
             "rule": self.rule,
             "source": self.source,
             "basis": self.basis,
+            "party": self.party,  # an addition to the contract (docs/architecture.md)
         }
 
 
@@ -236,11 +239,17 @@ class ClockBuilder:
         self.calendar = calendar or default_calendar()
         self.rulebooks = rulebooks or load_rulebooks()
         self.recommendations = recommendation_policy or load_recommendation_policy()
+        unknown = set(self.recommendations.rounding_policies) - _IMPLEMENTED_ROUNDING
+        if unknown:
+            raise RulebookError(
+                f"recommendations.yaml, field rounding.policies: {sorted(unknown)} "
+                f"not implemented by the engine ({', '.join(sorted(_IMPLEMENTED_ROUNDING))})"
+            )
         self._plans: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
         self._boundaries: dict[str, list[date]] = {}
 
     # -- validation --------------------------------------------------------------------------
-    def check(self, facts: CaseFacts, rounding: str = "end_of_month") -> Rulebook:
+    def check(self, facts: CaseFacts, rounding: str | None = None) -> Rulebook:
         """Reject facts the rules cannot be applied to, naming the field and value."""
         if facts.framework not in FRAMEWORKS:
             raise FactsError("framework", facts.framework, f"is not one of {', '.join(FRAMEWORKS)}")
@@ -259,8 +268,9 @@ class ClockBuilder:
                 raise FactsError(
                     f"judgement {area}", grade, f"is not on the {facts.framework} scale ({scale})"
                 )
-        if rounding not in ROUNDING_POLICIES:
-            raise FactsError("rounding", rounding, f"is not one of {', '.join(ROUNDING_POLICIES)}")
+        policies = self.recommendations.rounding_policies
+        if rounding is not None and rounding not in policies:
+            raise FactsError("rounding", rounding, f"is not one of {', '.join(policies)}")
         for rec in facts.recommendations:
             if rec.timescale and self.recommendations.timescale_for(rec.timescale) is None:
                 known = ", ".join(t.label for t in self.recommendations.timescales.values())
@@ -324,15 +334,17 @@ class ClockBuilder:
 
     # -- computation -------------------------------------------------------------------------
     def compute(
-        self, facts: CaseFacts, rounding: str = "end_of_month", *, strict_events: bool = True
+        self, facts: CaseFacts, rounding: str | None = None, *, strict_events: bool = True
     ) -> Clock:
         """The clock of one inspection.
 
         With ``strict_events`` an event naming no milestone of the clock is an error (a typo on
         the command line); the case register passes False, because a recorded fact such as a
-        DfE review with no direction date on file must be kept, not rejected.
+        DfE review with no direction date on file must be kept, not rejected. ``rounding`` None
+        means the default of ``recommendations.yaml``.
         """
         book = self.check(facts, rounding)
+        rounding = rounding or self.recommendations.default_rounding
         anchor_kind: AnchorKind = "receipt" if facts.received else "publication"
         report_day = facts.received or facts.published
         events = facts.events
@@ -398,9 +410,7 @@ class ClockBuilder:
         milestones.sort(key=_sort_key)
         return Clock(report_day, anchor_kind, tuple(milestones))
 
-    def compute_many(
-        self, cases: Iterable[CaseFacts], rounding: str = "end_of_month"
-    ) -> list[Clock]:
+    def compute_many(self, cases: Iterable[CaseFacts], rounding: str | None = None) -> list[Clock]:
         """Clocks for a whole portfolio.
 
         The cyclic garbage collector is paused meanwhile: the clocks are acyclic tuples, and
@@ -448,6 +458,7 @@ class ClockBuilder:
                     rule.confidence,
                     rule.kind,
                     actual,
+                    rule.party,
                 )
             )
             anchor, label = (actual, f"{mid}, actual") if actual else (due, f"{mid}, forecast")
@@ -485,6 +496,7 @@ class ClockBuilder:
             rule.confidence,
             rule.kind,
             events.get(mid),
+            rule.party,
         )
 
     def _recommendation_milestones(self, facts: CaseFacts, rounding: str) -> Iterator[Milestone]:
@@ -517,6 +529,7 @@ class ClockBuilder:
                 confidence=policy.confidence,
                 kind="regulatory",
                 actual=facts.events.get(mid),
+                party="council",  # the council's action plan answers its recommendations
             )
 
 
@@ -525,7 +538,7 @@ def _sort_key(m: Milestone) -> tuple[date, str]:
 
 
 def compute_clock(
-    facts: CaseFacts, rounding: str = "end_of_month", calendar: WorkingDayCalendar | None = None
+    facts: CaseFacts, rounding: str | None = None, calendar: WorkingDayCalendar | None = None
 ) -> Clock:
     """The full clock of one inspection with the bundled rulebooks and calendar."""
     return _default_builder(calendar).compute(facts, rounding)

@@ -368,9 +368,15 @@ def _load_files(paths: list[Path]) -> list[dict[str, Any]]:
 def _import(
     args: argparse.Namespace, paths: list[Path], replace: bool, migrate: bool = False
 ) -> str:
+    # every file is valid before the database is touched
+    return _import_docs(args, _load_files(paths), replace, migrate)
+
+
+def _import_docs(
+    args: argparse.Namespace, docs: list[dict[str, Any]], replace: bool, migrate: bool = False
+) -> str:
     from statutory_clock.store import register
 
-    docs = _load_files(paths)  # every file is valid before the database is touched
     engine = _engine(args, migrate=migrate)
     actor, today = _actor(args), _today(args)
 
@@ -410,8 +416,10 @@ def _case_import(args: argparse.Namespace) -> str:
 def _demo_load(args: argparse.Namespace) -> str:
     from sqlalchemy import select
 
+    from statutory_clock.live_demo import live_portfolio
     from statutory_clock.store.db import transaction
     from statutory_clock.store.models import Inspection
+    from statutory_clock.store.register import calendar_for
 
     paths = sorted(DEMO_DIR.glob("*.yaml"))
     if not paths:
@@ -419,10 +427,15 @@ def _demo_load(args: argparse.Namespace) -> str:
     engine = _engine(args, migrate=True)
     with transaction(engine) as session:
         present = set(session.execute(select(Inspection.key)).scalars())
-    todo = [p for p in paths if p.stem not in present]
-    if not todo:
-        return f"The {len(paths)} demo cases are already loaded."
-    return _import(args, todo, replace=False)
+        calendar = calendar_for(session)  # the live cases' dates agree with the DAGs'
+    # The seed councils (history) first, then the fictional live portfolio dated from today,
+    # keyed by name and year: loading again adds only what is missing.
+    docs = _load_files([p for p in paths if p.stem not in present])
+    live = live_portfolio(_today(args), calendar)
+    docs += [dict(case.document) for case in live if case.key not in present]
+    if not docs:
+        return f"The {len(paths) + len(live)} demo cases are already loaded."
+    return _import_docs(args, docs, replace=False)
 
 
 def _case_export(args: argparse.Namespace) -> str:

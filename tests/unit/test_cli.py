@@ -23,9 +23,14 @@ def test_json_contract():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["anchor"] == {"date": "2017-09-04", "kind": "publication"}
-    keys = {"id", "title", "due", "window_start", "rule", "source", "basis"}
+    # The contract's keys, plus the allowed addition `party` (docs/architecture.md): keys may be
+    # added, never removed or renamed.
+    keys = {"id", "title", "due", "window_start", "rule", "source", "basis", "party"}
     assert all(set(m) == keys for m in doc["milestones"])
     by_id = {m["id"]: m for m in doc["milestones"]}
+    assert by_id["written_statement_of_action"]["party"] == "council"
+    assert by_id["action_planning_visit"]["party"] == "ofsted"
+    assert by_id["first_monitoring_visit"]["party"] == "ofsted"
     assert by_id["written_statement_of_action"]["due"] == "2017-12-11"
     assert by_id["action_planning_visit"]["window_start"] == "2017-10-09"
     assert by_id["publish_report"]["rule"] == "sif.publish_report"
@@ -37,9 +42,21 @@ def test_direction_and_receipt():
     )
     doc = json.loads(result.stdout)
     assert doc["anchor"] == {"date": "2017-08-31", "kind": "receipt"}
-    assert any(
-        m["id"] == "commissioner_report" and m["due"] == "2017-12-04" for m in doc["milestones"]
-    )
+    by_id = {m["id"]: m for m in doc["milestones"]}
+    assert by_id["commissioner_report"]["due"] == "2017-12-04"
+    assert by_id["commissioner_report"]["party"] == "dfe"
+    assert by_id["board_chair_report_1"]["party"] == "council"
+    assert by_id["dfe_review_1"]["party"] == "dfe"
+
+
+def test_as_of_says_not_recorded_for_ofsted_and_overdue_for_the_council():
+    result = run(*CROYDON, "--as-of", "2018-06-01", "--format", "json")
+    by_id = {m["id"]: m for m in json.loads(result.stdout)["milestones"]}
+    assert by_id["first_monitoring_visit"]["status"] == "not_recorded"
+    assert by_id["written_statement_of_action"]["status"] == "overdue"
+    table = run(*CROYDON, "--as-of", "2018-06-01").stdout
+    row = next(line for line in table.splitlines() if " first_monitoring_visit " in line)
+    assert " ofsted " in row and " not_recorded " in row
 
 
 def test_table_is_readable():
@@ -135,3 +152,17 @@ def test_holidays_and_rules_listing():
     assert "Friday 3 June 2022" in holidays.stdout and "Monday 19 September 2022" in holidays.stdout
     rules = run("rules", "--framework", "sif")
     assert "written_statement_of_action" in rules.stdout and "SI 2007/462 reg 3" in rules.stdout
+    lines = rules.stdout.splitlines()
+    assert any(" written_statement_of_action " in x and " council " in x for x in lines)
+    assert any(" monitoring_visit " in x and " ofsted " in x for x in lines)
+    dfe = run("rules", "--framework", "dfe_intervention").stdout.splitlines()
+    assert any(" dfe_review " in x and " dfe " in x for x in dfe)
+
+
+def test_judgement_choices_come_from_the_rulebooks():
+    from statutory_clock.rules import judgements
+
+    result = run(*CROYDON[:-1], "no_such_grade")
+    assert result.returncode == 2
+    for grade in judgements():
+        assert repr(grade) in result.stderr

@@ -95,3 +95,52 @@ def test_bromley_2016_first_monitoring_visit_in_november():
     # Seed 000: "The first monitoring visit will be November 2016."
     facts = CaseFacts("sif", date(2016, 6, 27), judgements={"overall": "inadequate"})
     assert compute_clock(facts).by_id()["first_monitoring_visit"].due == date(2016, 11, 1)
+
+
+# Whose act each date is (issue 11): the council's duties, Ofsted's visits, the DfE's reviews.
+PARTY_OF = {
+    "publish_report": "council",
+    "written_statement_of_action": "council",
+    "action_planning_visit": "ofsted",
+    "first_monitoring_visit": "ofsted",
+    "monitoring_visit_2": "ofsted",
+    "monitoring_audits_due_1": "council",
+    "monitoring_audits_due_2": "council",
+    "reinspection": "ofsted",
+    "commissioner_report": "dfe",
+    "board_chair_report_1": "council",
+    "board_chair_report_2": "council",
+    "dfe_review_1": "dfe",
+    "recommendation_1": "council",
+}
+
+
+def test_croydon_2017_party_of_each_milestone():
+    clock = compute_clock(
+        CaseFacts(
+            "sif",
+            date(2017, 9, 4),
+            judgements={"overall": "inadequate"},
+            direction=date(2017, 9, 4),
+            recommendations=(Recommendation(1, "Within three months"),),
+        )
+    )
+    by_id = clock.by_id()
+    assert {mid: by_id[mid].party for mid in PARTY_OF} == PARTY_OF
+    # every milestone of a series has its rule's party
+    assert {m.party for m in clock.milestones if m.id.startswith("monitoring_visit_")} == {"ofsted"}
+
+
+@pytest.mark.parametrize(
+    ("framework", "published", "judgement", "expected"),
+    [
+        ("ilacs", date(2019, 5, 8), "inadequate", {"reinspection": "ofsted"}),
+        ("ilacs", date(2019, 5, 8), "good", {"ilacs_next_inspection": "ofsted"}),
+        ("focused_visit", date(2019, 5, 8), None, {"focused_visit_action_plan": "council"}),
+        ("slac2009", date(2010, 5, 24), "adequate", {"written_statement_of_action": "council"}),
+    ],
+)
+def test_party_in_every_framework(framework, published, judgement, expected):
+    facts = CaseFacts(framework, published, judgements={"overall": judgement} if judgement else {})
+    by_id = compute_clock(facts).by_id()
+    assert {mid: by_id[mid].party for mid in expected} == expected

@@ -22,11 +22,20 @@ def test_rulebook_loads(name):
     for rule in book.rules:
         assert rule.source.strip() and rule.confidence
         assert rule.ref == f"{name}.{rule.id}"
+        assert rule.party in ("council", "ofsted", "dfe")
 
 
 def test_all_rulebooks_and_policy_load():
     assert set(load_rulebooks()) == set(RULEBOOK_FILES)
     assert load_recommendation_policy().default_rounding == "end_of_month"
+
+
+def test_every_rule_says_whose_act_it_is():
+    """In the raw files too, not only after parsing: a rule without a party is refused."""
+    for name in RULEBOOK_FILES:
+        raw = yaml.safe_load((rules_dir() / f"{name}.yaml").read_text())
+        for rule in raw["rules"]:
+            assert rule.get("party") in ("council", "ofsted", "dfe"), (name, rule["id"])
 
 
 def _broken(tmp_path: Path, edit) -> Path:
@@ -65,6 +74,22 @@ def _broken(tmp_path: Path, edit) -> Path:
             r"rule publish_report, field valid_from: '2013-02-30' is not a 'date'",
         ),
         (lambda r: r.pop("framework"), r"field \(top level\): 'framework' is a required"),
+        (
+            lambda r: r["rules"][0].pop("party"),
+            r"rule publish_report, field \(top level\): 'party' is a required",
+        ),
+        (
+            lambda r: r["rules"][0].update(party="lscb"),
+            r"rule publish_report, field party: 'lscb' is not one of",
+        ),
+        (  # `requires` was read and ignored: the intervention book needs a direction anyway
+            lambda r: r["rules"][0].update(requires=["direction"]),
+            r"rule publish_report, field \(top level\): Additional properties .*'requires'",
+        ),
+        (
+            lambda r: r["judgement_labels"].pop("good"),
+            r"field judgement_labels: must give one label per grade",
+        ),
     ],
     ids=[
         "missing-source",
@@ -74,6 +99,10 @@ def _broken(tmp_path: Path, edit) -> Path:
         "dangling-anchor",
         "impossible-date",
         "no-framework",
+        "no-party",
+        "unknown-party",
+        "requires-is-gone",
+        "grade-without-label",
     ],
 )
 def test_broken_rulebook_names_file_rule_and_field(tmp_path, edit, message):

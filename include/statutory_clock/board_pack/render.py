@@ -14,7 +14,7 @@ import functools
 import gc
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from statutory_clock.board_pack import charts
 from statutory_clock.dates import long_date
+from statutory_clock.rules import framework_labels, judgement_labels
 
 if TYPE_CHECKING:
     import jinja2
@@ -35,14 +36,6 @@ _TABLE_TAG = r"</?(?:table|caption|colgroup|col|thead|tbody|tfoot|tr|td|th)\b"
 _SPACE_BETWEEN_TABLE_TAGS = re.compile(rf"({_TABLE_TAG}[^<>]*>)\s+(?={_TABLE_TAG})")
 SUPPORTED_SCHEMAS = (1,)
 
-_JUDGEMENTS = {
-    "outstanding": "Outstanding",
-    "good": "Good",
-    "requires_improvement": "Requires improvement",
-    "requires_improvement_to_be_good": "Requires improvement to be good",
-    "adequate": "Adequate",
-    "inadequate": "Inadequate",
-}
 _JUDGEMENT_AREAS = {
     "overall": "Overall effectiveness",
     "help_and_protection": "Children who need help and protection",
@@ -50,12 +43,6 @@ _JUDGEMENT_AREAS = {
     "adoption_performance": "Adoption performance",
     "care_leavers": "Experiences and progress of care leavers",
     "leadership_management_governance": "Leadership, management and governance",
-}
-_FRAMEWORKS = {
-    "slac2009": "Inspection of safeguarding and looked after children services (2009-2012)",
-    "sif": "Single inspection framework (SIF)",
-    "ilacs": "Inspection of local authority children's services (ILACS)",
-    "focused_visit": "ILACS focused visit",
 }
 _STATUSES = {
     "upcoming": "Upcoming",
@@ -112,14 +99,14 @@ def format_instant(value: str | None) -> str:
     return f"{long_date(moment.date())} at {moment:%H:%M}"
 
 
-def _label(mapping: dict[str, str], value: str | None, missing: str = "Not recorded") -> str:
+def _label(mapping: Mapping[str, str], value: str | None, missing: str = "Not recorded") -> str:
     if not value:
         return missing
     return mapping.get(value, value.replace("_", " ").capitalize())
 
 
 def judgement_label(value: str | None) -> str:
-    return _label(_JUDGEMENTS, value)
+    return _label(judgement_labels(), value)  # the rulebooks say how each grade is written
 
 
 def area_label(value: str) -> str:
@@ -127,7 +114,7 @@ def area_label(value: str) -> str:
 
 
 def framework_label(value: str | None) -> str:
-    return _label(_FRAMEWORKS, value)
+    return _label(framework_labels(), value)
 
 
 def status_label(value: str | None) -> str:

@@ -25,6 +25,8 @@ import yaml
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Unit = Literal["working_days", "calendar_days", "weeks", "months"]
+# Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
+Party = Literal["council", "ofsted", "dfe"]
 INTERVENTION = "dfe_intervention"
 FRAMEWORKS = ("slac2009", "sif", "ilacs", "focused_visit")
 RULEBOOK_FILES = (*FRAMEWORKS, INTERVENTION)
@@ -48,6 +50,7 @@ class Recurrence:
 class Rule:
     framework: str
     id: str
+    party: Party
     title: str
     kind: str
     anchor: str
@@ -57,7 +60,6 @@ class Rule:
     window_start_offset: int | None
     judgements: tuple[str, ...] | None  # None: any judgement (or none recorded)
     areas: tuple[str, ...] | None  # None: any judgement area
-    requires: tuple[str, ...]
     recurrence: Recurrence | None
     source: str
     confidence: str
@@ -74,9 +76,11 @@ class Rule:
 class Rulebook:
     framework: str
     title: str
+    label: str  # the short name people read in packs and pages
     valid_from: date
     valid_to: date | None
     judgement_scale: tuple[str, ...]
+    judgement_labels: Mapping[str, str]  # grade -> how it is written, one per grade
     notes: str
     rules: tuple[Rule, ...]
     path: str
@@ -159,14 +163,23 @@ def parse_rulebook(raw: Any, path: str) -> Rulebook:
     framework = raw["framework"]
     rules = tuple(_parse_rule(framework, r) for r in raw["rules"])
     _check_references(path, rules)
+    scale = tuple(raw.get("judgement_scale", ()))
+    labels = dict(raw.get("judgement_labels", {}))
+    if set(labels) != set(scale):
+        raise RulebookError(
+            f"{path}, field judgement_labels: must give one label per grade of the scale "
+            f"({', '.join(scale) or 'none'}), not {', '.join(labels) or 'none'}"
+        )
     valid_from = _date(raw["valid_from"])
     assert valid_from is not None  # required by the schema
     return Rulebook(
         framework=framework,
         title=raw["title"],
+        label=raw["label"],
         valid_from=valid_from,
         valid_to=_date(raw.get("valid_to")),
-        judgement_scale=tuple(raw.get("judgement_scale", ())),
+        judgement_scale=scale,
+        judgement_labels=labels,
         notes=raw.get("notes", ""),
         rules=rules,
         path=path,
@@ -182,6 +195,7 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
     return Rule(
         framework=framework,
         id=r["id"],
+        party=r["party"],
         title=r["title"],
         kind=r["kind"],
         anchor=r["anchor"],
@@ -191,7 +205,6 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
         window_start_offset=window["start_offset"] if window else None,
         judgements=None if applies["judgements"] == "any" else tuple(applies["judgements"]),
         areas=None if applies.get("areas", "any") == "any" else tuple(applies["areas"]),
-        requires=tuple(r.get("requires", ())),
         recurrence=Recurrence(**recurrence) if recurrence else None,
         source=r["source"],
         confidence=r["confidence"],
@@ -347,3 +360,39 @@ def load_recommendation_policy(directory: str | None = None) -> RecommendationPo
     if policy.default_rounding not in policy.rounding_policies:
         raise RulebookError(f"{path}, field rounding.default: {policy.default_rounding!r} unknown")
     return policy
+
+
+# -- what other modules ask of the rulebooks (so none of them restates a list) -----------------
+
+
+def judgements() -> tuple[str, ...]:
+    """Every grade on any framework's scale, the newest framework's scale first."""
+    books = load_rulebooks()
+    seen: dict[str, None] = {}
+    for name in reversed(FRAMEWORKS):
+        seen.update(dict.fromkeys(books[name].judgement_scale))
+    return tuple(seen)
+
+
+def judgement_labels() -> Mapping[str, str]:
+    """Grade -> label, over every framework (a grade is written the same in every rulebook)."""
+    books = load_rulebooks()
+    labels: dict[str, str] = {}
+    for name in FRAMEWORKS:
+        labels.update(books[name].judgement_labels)
+    return labels
+
+
+def framework_labels() -> Mapping[str, str]:
+    """Framework -> its short label."""
+    books = load_rulebooks()
+    return {name: books[name].label for name in FRAMEWORKS}
+
+
+def default_rounding() -> str:
+    """The rounding of recommendation timescales when a case names none."""
+    return load_recommendation_policy().default_rounding
+
+
+def rounding_policies() -> tuple[str, ...]:
+    return tuple(load_recommendation_policy().rounding_policies)

@@ -37,7 +37,7 @@ from statutory_clock.inputs import (
     printable,
     shown,
 )
-from statutory_clock.rules import load_rulebooks
+from statutory_clock.rules import default_rounding, load_rulebooks
 
 SCHEMA_VERSION = 1
 
@@ -578,7 +578,7 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
         "received": _d(ins.get("received")),
         "judgements": dict(ins.get("judgements") or {}),
         "lscb_review": ins.get("lscb_review"),
-        "rounding": ins.get("rounding") or "end_of_month",
+        "rounding": ins.get("rounding") or default_rounding(),  # recommendations.yaml's
         "recommendations": [
             {
                 "number": r["number"],

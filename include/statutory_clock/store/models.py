@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from statutory_clock.rules import default_rounding
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -93,7 +95,8 @@ class Inspection(Base):
     closed_by: Mapped[str | None] = mapped_column(String(200))
     closed_note: Mapped[str | None] = mapped_column(Text)
     superseded_by: Mapped[str | None] = mapped_column(String(100))  # a case key
-    rounding: Mapped[str] = mapped_column(String(20), default="end_of_month")
+    # The rulebook's default (recommendations.yaml), for a row made without a case file.
+    rounding: Mapped[str] = mapped_column(String(20), default=default_rounding)
     sources: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
