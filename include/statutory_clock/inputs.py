@@ -390,7 +390,7 @@ CASE_FILE_TEXT: dict[str, Rule] = {
     "notes": _NOTE,
     "lifecycle.state": Text(10),
     "lifecycle.reason": Text(30),
-    "lifecycle.on": _DAY,
+    "lifecycle.closed_on": _DAY,
     "lifecycle.by": Text(PERSON),
     "lifecycle.note": _NOTE,
     "lifecycle.superseded_by": Text(100),

@@ -97,7 +97,7 @@ def test_a_later_inspection_supersedes_the_open_one_in_the_same_transaction(regi
     assert parse_case_text(text, "export.yaml")["lifecycle"] == {
         "state": "closed",
         "reason": "superseded",
-        "on": date(2018, 6, 21),
+        "closed_on": date(2018, 6, 21),
         "by": None,
         "note": None,
         "superseded_by": "testshire-2018",
@@ -186,7 +186,7 @@ def test_a_case_file_may_close_its_case(register_engine):
     closed = """lifecycle:
   state: closed
   reason: closed_by_person
-  on: 2018-03-01
+  closed_on: 2018-03-01
   by: Pat Owner
   note: Merged into the regional trust
   superseded_by: null
@@ -202,7 +202,7 @@ def test_a_case_file_may_close_its_case(register_engine):
     (row,) = [r for r in trail(register_engine, "testshire-2017") if r[0] == "case closed"]
     assert row[3] == "closed by Pat Owner: Merged into the regional trust"
     assert export(register_engine, "testshire-2017").endswith(
-        "lifecycle:\n  state: closed\n  reason: closed_by_person\n  'on': 2018-03-01\n"
+        "lifecycle:\n  state: closed\n  reason: closed_by_person\n  closed_on: 2018-03-01\n"
         "  by: Pat Owner\n  note: Merged into the regional trust\n  superseded_by: null\n"
     )
 
@@ -211,17 +211,20 @@ def test_a_case_file_may_close_its_case(register_engine):
     ("block", "field"),
     [
         (
-            "lifecycle: {state: closed, reason: superseded, on: 2018-03-01}",
+            "lifecycle: {state: closed, reason: superseded, closed_on: 2018-03-01}",
             "lifecycle.superseded_by",
         ),
         (
-            "lifecycle: {state: closed, reason: closed_by_person, on: 2018-03-01, "
+            "lifecycle: {state: closed, reason: closed_by_person, closed_on: 2018-03-01, "
             "superseded_by: x-2019}",
             "lifecycle.superseded_by",
         ),
-        ("lifecycle: {state: closed, reason: closed_by_person, on: 2016-03-01}", "lifecycle.on"),
-        ("lifecycle: {state: closed, reason: bored, on: 2018-03-01}", "lifecycle.reason"),
-        ("lifecycle: {state: closed, reason: closed_by_person}", "lifecycle.on"),
+        (
+            "lifecycle: {state: closed, reason: closed_by_person, closed_on: 2016-03-01}",
+            "lifecycle.closed_on",
+        ),
+        ("lifecycle: {state: closed, reason: bored, closed_on: 2018-03-01}", "lifecycle.reason"),
+        ("lifecycle: {state: closed, reason: closed_by_person}", "lifecycle.closed_on"),
         ("lifecycle: {state: open, reason: closed_by_person}", "lifecycle.reason"),
         ("lifecycle: {state: shut}", "lifecycle"),
     ],

@@ -173,7 +173,7 @@ def generated_case(draw: st.DrawFn) -> tuple[dict[str, Any], date]:
         doc["lifecycle"] = {
             "state": "closed",
             "reason": reason,
-            "on": draw(
+            "closed_on": draw(
                 st.dates(min_value=max(report_day, day_of(ins["published"])), max_value=as_of)
             ),
             "by": draw(st.none() | LINE),
@@ -325,7 +325,7 @@ def edit(doc: dict[str, Any], data: st.DataObject, milestones: list[str]) -> lis
             doc["lifecycle"] = {
                 "state": "closed",
                 "reason": "closed_by_person",
-                "on": day_of(ins["published"]),
+                "closed_on": day_of(ins["published"]),
                 "by": "Pat Example",
                 "note": note,
                 "superseded_by": None,

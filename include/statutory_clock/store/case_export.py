@@ -30,7 +30,7 @@ def lifecycle_doc(case: Inspection) -> dict[str, Any] | None:
     return {
         "state": "closed",
         "reason": closing.reason,
-        "on": closing.on,
+        "closed_on": closing.on,
         "by": closing.by,
         "note": closing.note,
         "superseded_by": closing.superseded_by,

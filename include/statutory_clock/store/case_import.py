@@ -359,7 +359,7 @@ def _apply_lifecycle(
         return
     closing = Lifecycle(
         reason=wanted["reason"],
-        on=wanted["on"],
+        on=wanted["closed_on"],
         by=wanted["by"],
         note=wanted["note"],
         superseded_by=wanted["superseded_by"],
@@ -367,7 +367,7 @@ def _apply_lifecycle(
     if current is None:
         changes.append(_Change(CASE_CLOSED, entity, "state", "open", "closed", closing.describe()))
     else:
-        for name in ("reason", "on", "by", "note", "superseded_by"):
+        for name in ("reason", "closed_on", "by", "note", "superseded_by"):
             if current[name] != wanted[name]:
                 changes.append(
                     _Change(

@@ -295,7 +295,7 @@ def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str |
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == _YAML + "merge":
             refuse(node.start_mark, top.path, "YAML merge keys (<<) are not allowed")
-        if isinstance(value, bool):  # YAML 1.1 reads the key `on:` (lifecycle.on) as true
+        if isinstance(value, bool):  # YAML 1.1 reads keys such as `on:` and `yes:` as true
             value = node.value
         key_text = str(value)
         if key_text in top.seen:
@@ -380,11 +380,11 @@ def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: st
         raise CaseFileError(source, _line_of(root, path), _field_name(path), problem)
 
     if lifecycle["state"] == "open":
-        for name in ("reason", "on", "by", "note", "superseded_by"):
+        for name in ("reason", "closed_on", "by", "note", "superseded_by"):
             if lifecycle.get(name) is not None:
                 refuse(name, f"{shown(lifecycle[name])} is only for a closed case (state: closed)")
         return
-    for name in ("reason", "on"):
+    for name in ("reason", "closed_on"):
         if lifecycle.get(name) is None:
             refuse(name, "is required for a closed case")
     later = lifecycle.get("superseded_by")
@@ -394,10 +394,10 @@ def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: st
         refuse("superseded_by", f"{shown(later)} is only for a case closed as superseded")
     if later is not None and later == data.get("key"):
         refuse("superseded_by", f"{shown(later)} is this case: a case cannot supersede itself")
-    on = date.fromisoformat(lifecycle["on"])
+    on = date.fromisoformat(lifecycle["closed_on"])
     published = day_of(_d(data["inspection"]["published"]))
     if on < published:
-        refuse("on", f"{on.isoformat()} is before the report ({published.isoformat()})")
+        refuse("closed_on", f"{on.isoformat()} is before the report ({published.isoformat()})")
 
 
 def load_case_file(path: Path) -> dict[str, Any]:
@@ -664,7 +664,7 @@ def _lifecycle(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {
         "state": "closed",
         "reason": raw["reason"],
-        "on": _d(raw["on"]),
+        "closed_on": _d(raw["closed_on"]),
         "by": raw.get("by"),
         "note": raw.get("note"),
         "superseded_by": raw.get("superseded_by"),
