@@ -500,16 +500,26 @@ def _case_list(args: argparse.Namespace) -> str:
         else:
             state = "open"
             following = (
-                f"{short_date(nxt.due)} {nxt.id} ({nxt.working_days_left} working days)"
+                f"{short_date(nxt.due)} {nxt.id} ({_days_left(nxt.working_days_left)})"
                 if nxt
                 else "none ahead"
             )
         counts = row.counts
         lines.append(
-            f"{row.key:<22} {row.authority[:34]:<34} {row.framework:<9} {state:<12} "
+            f"{row.key:<22} {_fit(row.authority, 34):<34} {row.framework:<9} {state:<12} "
             f"{counts.overdue:>7} {counts.due:>4} {counts.not_recorded:>8}  {following}"
         )
     return "\n".join(lines)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _days_left(days: int) -> str:
+    if days == 0:
+        return "today"
+    return "1 working day" if days == 1 else f"{days} working days"
 
 
 def _closed_line(reason: str | None, on: date | None, superseded_by: str | None) -> str:

@@ -64,3 +64,30 @@ def test_demo_load_adds_the_live_portfolio_once(register_url, register_engine, c
                 assert persisted == engine_status, (case.key, record.milestone_id)
     assert len(overdue) == OVERDUE, overdue
     assert len(not_recorded) == NOT_RECORDED, not_recorded
+
+
+def test_every_live_council_gets_a_pack_that_renders(register_url, register_engine, capsys):
+    """The live councils exercise what the seeds do not (no overall judgement after April
+    2026, a pack with no meeting on file): each one's pack renders, HTML and PDF."""
+    from datetime import UTC, datetime
+
+    from statutory_clock.board_pack import render_pack
+    from statutory_clock.board_pack.assemble import ad_hoc_job, build_snapshot, due_packs
+
+    _load(register_url, TODAY, capsys)
+    with db.transaction(register_engine) as session:
+        due = {job.case_key for job in due_packs(session, TODAY)}
+        snapshots = [
+            build_snapshot(
+                session,
+                ad_hoc_job(session, {"case_key": key}, TODAY),
+                TODAY,
+                1,
+                datetime(2026, 11, 30, 8, tzinfo=UTC),
+            )
+            for key in sorted(LIVE)
+        ]
+    assert due, "the live portfolio is arranged so that a pack is due on the day it is loaded"
+    for snapshot in snapshots:
+        rendered = render_pack(snapshot)
+        assert rendered.pdf.startswith(b"%PDF") and "Not set" not in rendered.html
