@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
-from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import BoardPack, Inspection
 from tests.dags.airflow_runner import run_dag_test
+from tests.seeds import seed_as_it_stood
 
 DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 FIFTH_WORKING_DAY = "2017-12-07T06:30:00+00:00"
@@ -31,7 +31,7 @@ def test_board_packs_are_made_archived_and_sent_once(register_url, mail, tmp_pat
     engine = db.make_engine(register_url)
     with db.transaction(engine) as session:
         for path in DEMO:
-            register.import_case(session, load_case_file(path), "tester", date(2017, 11, 1))
+            register.import_case(session, seed_as_it_stood(path), "tester", date(2017, 11, 1))
         # A closed case (bromley-2010, superseded by bromley-2016) gets no pack.
         live = len(session.execute(select(Inspection.key).where(Inspection.open)).all())
     assert 0 < live < len(DEMO)

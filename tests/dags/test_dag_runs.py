@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 
 from devtools.mailcatcher import MailCatcher
 from statutory_clock.store import db, register
-from statutory_clock.store.casefile import load_case_file, parse_case_text
+from statutory_clock.store.casefile import parse_case_text
 from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger
 from tests.dags.airflow_runner import run_dag_test
+from tests.seeds import seed_as_it_stood
 
 DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 MONDAY_4_DEC_2017 = "2017-12-04T07:30:00+00:00"  # the reminders slot on that working day
@@ -52,7 +53,7 @@ def load_demo(url: str) -> str:
     engine = db.make_engine(url)
     with db.transaction(engine) as session:
         for path in DEMO:
-            register.import_case(session, load_case_file(path), "tester", date(2017, 11, 1))
+            register.import_case(session, seed_as_it_stood(path), "tester", date(2017, 11, 1))
     engine.dispose()
     return url
 

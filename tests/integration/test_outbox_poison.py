@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from statutory_clock.board_pack.assemble import compose_pack_email
 from statutory_clock.reminders import load_policy
 from statutory_clock.store import register
-from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.db import transaction
 from statutory_clock.store.delivery import FAILURE_REPORTED, DeliveryFailed, run_sends
 from statutory_clock.store.models import (
@@ -44,11 +43,16 @@ from statutory_clock.store.outbox import (
 )
 from statutory_clock.store.watchdog import reminders_completed
 from tests.integration.relay import Relay
+from tests.seeds import seed_as_it_stood
 
 DEMO = Path(__file__).resolve().parents[2] / "include" / "demo"
 PM = "programme.manager@council.example"
 SENDER = "statclock@council.example"
-MONDAY = date(2017, 12, 4)  # Croydon's statement of action is due in 5 working days
+# A Wednesday: Croydon's statement of action is due in 3 working days, and Tower Hamlets' case
+# audits for its second monitoring visit (the council's act) are 5 working days overdue.
+REMINDER_DAY = date(2017, 12, 6)
+AUDITS = "monitoring_audits_due_2"
+AUDITS_ITEM = f"milestone:{AUDITS}"
 ENCODED_WORD = "=?utf-8?q?X=0D=0AReply-To:_attacker@example.com=0D=0ABcc:_a@example.com?="
 BIDI = "\u202e\u2066\u2069\u200f"
 # What every reminder carries, and nothing else may arrive.
@@ -81,11 +85,11 @@ def relay(tmp_path: Path) -> Iterator[Relay]:
 
 @pytest.fixture
 def demo(register_engine: Engine) -> Engine:
-    """Croydon and Tower Hamlets: on Monday 4 December 2017 three reminders are due."""
+    """Croydon and Tower Hamlets: on Wednesday 6 December 2017 three reminders are due."""
     with transaction(register_engine) as session:
         for name in ("croydon-2017", "tower-hamlets-2017"):
             register.import_case(
-                session, load_case_file(DEMO / f"{name}.yaml"), "tester", date(2017, 11, 1)
+                session, seed_as_it_stood(DEMO / f"{name}.yaml"), "tester", date(2017, 11, 1)
             )
     return register_engine
 
@@ -153,11 +157,11 @@ def test_hostile_names_arrive_as_plain_text_and_add_no_header(demo, relay):
         tower.local_authority.name = f"Tower Hamlets\r\nBcc: attacker@example.com{BIDI}".ljust(
             200, "T"
         )
-        audits = next(m for m in tower.milestones if m.milestone_id == "monitoring_audits_due_2")
+        audits = next(m for m in tower.milestones if m.milestone_id == AUDITS)
         audits.title = f"Monitoring audits\nReply-To: attacker@example.com{BIDI}"
 
     corrupt(demo, hostile)
-    assert plan(demo, MONDAY) == 3
+    assert plan(demo, REMINDER_DAY) == 3
     report = send(demo, relay)
     assert (report.sent, report.failed) == (3, 0)
 
@@ -194,10 +198,11 @@ def test_a_poison_row_fails_alone_and_every_other_message_is_sent(demo, relay):
         demo, give_owner("croydon-2017", "written_statement_of_action", "Barbara Peacock", BARBARA)
     )
     corrupt(
-        demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", f"{DEBBIE}\n")
+        demo,
+        give_owner("tower-hamlets-2017", AUDITS, "Debbie Jones", f"{DEBBIE}\n"),
     )
     relay.refuse.add(BARBARA)
-    assert plan(demo, MONDAY) == 4  # the overdue visit also escalates to the programme manager
+    assert plan(demo, REMINDER_DAY) == 4  # the late audits escalate to the PM
     rows = ledger(demo)
     assert rows[0].recipient == BARBARA  # the first row fails: the loop must go on after it
 
@@ -214,7 +219,7 @@ def test_a_poison_row_fails_alone_and_every_other_message_is_sent(demo, relay):
     assert refused.reason == (f"SMTPRecipientsRefused: {BARBARA}: 550 5.1.1 No such mailbox here")
     assert (poison.case_key, poison.item, poison.recipient) == (
         "tower-hamlets-2017",
-        "milestone:monitoring_visit_2",
+        AUDITS_ITEM,
         f"{DEBBIE}\n",
     )
     assert poison.reason.startswith(
@@ -228,16 +233,20 @@ def test_a_poison_row_fails_alone_and_every_other_message_is_sent(demo, relay):
         1,
         refused.reason,
     )
-    assert states[(f"{DEBBIE}\n", "milestone:monitoring_visit_2")] == ("failed", 1, poison.reason)
+    assert states[(f"{DEBBIE}\n", AUDITS_ITEM)] == (
+        "failed",
+        1,
+        poison.reason,
+    )
     sent = [r for r in ledger(demo) if r.state == "sent"]
     assert len(sent) == 2 and all(r.recipient == PM for r in sent)
     assert sorted(m["X-Envelope-To"] for m in relay.messages()) == [PM, PM]
 
 
 def test_a_lost_connection_stops_the_batch_and_leaves_the_rest_as_they_were(demo, relay):
-    corrupt(demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", DEBBIE))
+    corrupt(demo, give_owner("tower-hamlets-2017", AUDITS, "Debbie Jones", DEBBIE))
     relay.drop.add(DEBBIE)
-    assert plan(demo, MONDAY) == 4
+    assert plan(demo, REMINDER_DAY) == 4
     order = [r.recipient for r in ledger(demo)]
     dropped_at = order.index(DEBBIE)
     assert dropped_at > 0
@@ -262,7 +271,7 @@ def test_a_failed_row_is_retried_with_the_same_message_id_until_it_goes(demo, re
         demo, give_owner("croydon-2017", "written_statement_of_action", "Barbara Peacock", BARBARA)
     )
     relay.refuse.add(BARBARA)
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     assert send(demo, relay).failed == 1
 
     relay.refuse.clear()  # the mailbox exists again
@@ -282,7 +291,7 @@ def test_a_relay_that_stores_then_fails_gives_a_duplicate_receivers_can_recognis
         demo, give_owner("croydon-2017", "written_statement_of_action", "Barbara Peacock", BARBARA)
     )
     relay.store_then_fail.add(BARBARA)
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     first = send(demo, relay)
     assert first.failures[0].reason.startswith("SMTPDataError: 451 4.3.0")
     relay.store_then_fail.clear()
@@ -293,9 +302,10 @@ def test_a_relay_that_stores_then_fails_gives_a_duplicate_receivers_can_recognis
 
 def test_a_poison_row_is_given_up_after_the_last_attempt(demo, relay):
     corrupt(
-        demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", f"{DEBBIE}\n")
+        demo,
+        give_owner("tower-hamlets-2017", AUDITS, "Debbie Jones", f"{DEBBIE}\n"),
     )
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
         (failure,) = send(demo, relay).failures
         assert failure.attempts == attempt
@@ -312,7 +322,7 @@ def test_a_failed_reminder_overtaken_by_a_newer_one_is_superseded_not_sent_late(
             "croydon-2017", "written_statement_of_action", "Barbara Peacock", f"{BARBARA}\n"
         ),
     )
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     send(demo, relay)
     item = "milestone:written_statement_of_action"
 
@@ -355,7 +365,7 @@ def test_a_long_recipient_gives_a_short_message_id_that_fits_the_column(demo, re
     corrupt(
         demo, give_owner("croydon-2017", "written_statement_of_action", "Barbara Peacock", longest)
     )
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     report = send(demo, relay)
     assert (report.sent, report.failed) == (3, 0)
     (row,) = [r for r in ledger(demo) if r.recipient == longest]
@@ -369,25 +379,26 @@ def test_a_long_recipient_gives_a_short_message_id_that_fits_the_column(demo, re
 
 def test_the_programme_manager_is_told_once_and_the_run_fails_after_sending_the_rest(demo, relay):
     corrupt(
-        demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", f"{DEBBIE}\n")
+        demo,
+        give_owner("tower-hamlets-2017", AUDITS, "Debbie Jones", f"{DEBBIE}\n"),
     )
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     (poison,) = [r for r in ledger(demo) if r.recipient.endswith("\n")]
 
     def run() -> str:
         with smtp(relay) as deliver, pytest.raises(DeliveryFailed) as failed:
-            run_sends(demo, deliver, SENDER, PM, "reminders DAG", heartbeat_for=MONDAY)
+            run_sends(demo, deliver, SENDER, PM, "reminders DAG", heartbeat_for=REMINDER_DAY)
         return str(failed.value)
 
     first = run()
     assert "\n" not in first
     assert first.startswith(
         f"1 email of 4 could not be sent and is marked failed: ledger row {poison.id} "
-        "(tower-hamlets-2017 milestone:monitoring_visit_2 (overdue_5) to "
+        "(tower-hamlets-2017 milestone:monitoring_audits_due_2 (overdue_5) to "
         f"{DEBBIE}): MessageBuildError: To: '{DEBBIE}\\n' is not a usable email address"
     )
     assert first.endswith(f"the programme manager ({PM}) has been told")
-    assert reminders_completed(demo, MONDAY)  # the sends completed: the watchdog stays quiet
+    assert reminders_completed(demo, REMINDER_DAY)  # the sends completed: the watchdog stays quiet
 
     notices = [m for m in relay.messages() if "could not be sent" in m["Subject"]]
     assert len(notices) == 1
@@ -413,9 +424,10 @@ def test_the_programme_manager_is_told_once_and_the_run_fails_after_sending_the_
 
 def test_failures_the_programme_manager_could_not_be_told_are_told_by_the_next_run(demo, relay):
     corrupt(
-        demo, give_owner("tower-hamlets-2017", "monitoring_visit_2", "Debbie Jones", f"{DEBBIE}\n")
+        demo,
+        give_owner("tower-hamlets-2017", AUDITS, "Debbie Jones", f"{DEBBIE}\n"),
     )
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
 
     def run(manager: str) -> str:
         with smtp(relay) as deliver, pytest.raises(DeliveryFailed) as failed:
@@ -444,15 +456,15 @@ def test_failures_the_programme_manager_could_not_be_told_are_told_by_the_next_r
 
 
 def test_a_run_with_nothing_failed_returns_its_report(demo, relay):
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     with smtp(relay) as deliver:
-        report = run_sends(demo, deliver, SENDER, PM, "reminders DAG", heartbeat_for=MONDAY)
+        report = run_sends(demo, deliver, SENDER, PM, "reminders DAG", heartbeat_for=REMINDER_DAY)
     assert (report.sent, report.failed) == (3, 0)
-    assert reminders_completed(demo, MONDAY)
+    assert reminders_completed(demo, REMINDER_DAY)
 
 
 def test_an_unusable_configured_sender_stops_before_any_row(demo, relay):
-    plan(demo, MONDAY)
+    plan(demo, REMINDER_DAY)
     with smtp(relay) as deliver, pytest.raises(ValueError, match=r"^From: 'statclock@x\\n'"):
         send_pending(demo, deliver, "statclock@x\n")
     assert {r.state for r in ledger(demo)} == {"pending"}
@@ -489,8 +501,8 @@ def test_a_pack_email_from_hostile_data_is_safe_and_a_bad_member_address_fails_a
         )
         session.add(pack)
         session.flush()
-        queue_pack(session, pack, members, MONDAY)
-    plan(demo, MONDAY)  # reminders are pending too, but a pack run sends only packs
+        queue_pack(session, pack, members, REMINDER_DAY)
+    plan(demo, REMINDER_DAY)  # reminders are pending too, but a pack run sends only packs
     # Without the board-pack package's composer the ledger cannot build a pack email: the
     # pack rows wait, untouched, for a run that has it.
     assert send(demo, relay, item_prefix=PACK_PREFIX) == SendReport(sent=0, skipped=0)
@@ -527,7 +539,7 @@ def test_two_decide_steps_at_once_decide_each_reminder_once(demo):
     def first() -> None:
         try:
             with transaction(demo) as session:
-                decided["first"] = len(plan_reminders(session, MONDAY, load_policy(), PM))
+                decided["first"] = len(plan_reminders(session, REMINDER_DAY, load_policy(), PM))
                 first_decided.set()
                 second_started.wait(timeout=30)
                 time.sleep(0.5)  # let the second reach its read, or the lock, before commit
@@ -540,7 +552,7 @@ def test_two_decide_steps_at_once_decide_each_reminder_once(demo):
             first_decided.wait(timeout=30)
             second_started.set()
             with transaction(demo) as session:
-                decided["second"] = len(plan_reminders(session, MONDAY, load_policy(), PM))
+                decided["second"] = len(plan_reminders(session, REMINDER_DAY, load_policy(), PM))
         except BaseException as error:  # reported below
             errors.append(error)
 

@@ -157,7 +157,9 @@ def test_the_register_calendar_decides_status_in_the_cli_the_dag_and_the_pack(
     assert shown.returncode == 0, shown.stderr
     document = json.loads(shown.stdout)
     assert {m["id"]: m["status"] for m in document["milestones"]} == persisted
-    assert {m["party"] for m in document["milestones"]} == {"council"}
+    parties = {m["id"]: m["party"] for m in document["milestones"]}
+    assert parties["publish_report"] == parties["written_statement_of_action"] == "council"
+    assert parties["action_planning_visit"] == "ofsted"  # whose act it is, from the rulebook
     assert document["state"] == "open"
     listed = statclock(register_url, "case", "list", "--format", "json", "--as-of", str(as_of))
     assert listed.returncode == 0, listed.stderr

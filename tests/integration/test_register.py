@@ -14,6 +14,7 @@ from sqlalchemy import func, inspect, select
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import dump_case_file, load_case_file
 from statutory_clock.store.models import AuditEvent, Base, Inspection
+from tests.seeds import seed_as_it_stood
 
 DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 AS_OF = date(2017, 10, 2)
@@ -22,7 +23,7 @@ AS_OF = date(2017, 10, 2)
 def load_demo(engine, as_of: date = AS_OF) -> None:
     with db.transaction(engine) as session:
         for path in DEMO:
-            register.import_case(session, load_case_file(path), "tester", as_of)
+            register.import_case(session, seed_as_it_stood(path), "tester", as_of)
 
 
 def test_migrations_reach_head_and_match_the_models(register_engine):
@@ -257,7 +258,7 @@ def test_stale_version_is_refused(register_engine):
 
 def test_replace_import_audits_changes(register_engine, tmp_path):
     load_demo(register_engine)
-    doc = load_case_file(DEMO[3])  # croydon-2017
+    doc = seed_as_it_stood(DEMO[3])  # croydon-2017
     doc["inspection"]["received"] = date(2017, 8, 31)
     with (
         pytest.raises(register.RegisterError, match="already in the register"),

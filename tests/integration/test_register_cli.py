@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.seeds import write_seeds_as_they_stood
+
 STATCLOCK = shutil.which("statclock", path=str(Path(sys.executable).parent))
 DEMO = Path(__file__).resolve().parents[2] / "include" / "demo"
 
@@ -19,6 +21,8 @@ DEMO = Path(__file__).resolve().parents[2] / "include" / "demo"
 def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     assert STATCLOCK
     env = {**os.environ, "STATCLOCK_DATABASE_URL": f"sqlite:///{db}"}
+    # The seed councils as they stood in 2017 (open), for `demo load --as-of 2017-...`.
+    env["STATCLOCK_DEMO_DIR"] = str(write_seeds_as_they_stood(db.parent / "seeds-2017"))
     return subprocess.run([STATCLOCK, *args], capture_output=True, text=True, env=env, timeout=120)
 
 

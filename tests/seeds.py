@@ -1,0 +1,30 @@
+"""The five seed councils as their clocks ran (2010-2018), for tests that replay those years.
+
+The demo case files record what happened afterwards too: each seed case is closed, superseded by
+the council's next inspection. A test that replays a seed case as of 2017 wants it as it stood
+then, open; this gives the same validated document without its lifecycle block.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from statutory_clock.store.casefile import dump_case_file, load_case_file
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "include" / "demo"
+SEED_FILES = sorted(DEMO_DIR.glob("*.yaml"))
+
+
+def seed_as_it_stood(path: Path) -> dict[str, Any]:
+    """The seed case file's document, open (``lifecycle`` null), as it was before its closing."""
+    return {**load_case_file(path), "lifecycle": None}
+
+
+def write_seeds_as_they_stood(folder: Path) -> Path:
+    """Copies of the seed case files without their lifecycle, for `statclock demo load` with
+    STATCLOCK_DEMO_DIR pointing at ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in SEED_FILES:
+        (folder / path.name).write_text(dump_case_file(seed_as_it_stood(path)), encoding="utf-8")
+    return folder
