@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from devtools.mailcatcher import MailCatcher
+from statutory_clock.board_pack import Snapshot
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import BoardPack, Inspection
@@ -31,7 +32,9 @@ def test_board_packs_are_made_archived_and_sent_once(register_url, mail, tmp_pat
     engine = db.make_engine(register_url)
     with db.transaction(engine) as session:
         for path in DEMO:
-            register.import_case(session, load_case_file(path), "tester", date(2017, 11, 1))
+            # As the councils stood in 2017: open, whatever their case files say of later years.
+            doc = {**load_case_file(path), "lifecycle": None}
+            register.import_case(session, doc, "tester", date(2017, 11, 1))
         # A closed case (bromley-2010, superseded by bromley-2016) gets no pack.
         live = len(session.execute(select(Inspection.key).where(Inspection.open)).all())
     assert 0 < live < len(DEMO)
@@ -74,7 +77,13 @@ def test_board_packs_are_made_archived_and_sent_once(register_url, mail, tmp_pat
     assert "Statutory timeline" in croydon.get_body(("html",)).get_content()
     with db.transaction(engine) as session:
         archived = session.execute(select(BoardPack.period_label, BoardPack.version)).all()
+        snapshots = session.scalars(select(BoardPack.snapshot_path)).all()
     assert sorted(archived) == [("November 2017", 1)] * live
+    # Each archived snapshot.json reads back as the typed snapshot the pack was drawn from.
+    for path in snapshots:
+        text = Path(path).read_text(encoding="utf-8")
+        snapshot = Snapshot.from_json(text)
+        assert snapshot.to_json() == text and snapshot.period.label == "November 2017"
 
     # The same day again: nothing new is made or sent.
     again = run_dag_test("board_pack", env, logical_date=FIFTH_WORKING_DAY, home=tmp_path)
