@@ -49,7 +49,7 @@ def _portfolio_job(key: str) -> Any:
     return PackJob(key, date(2024, 5, 1), date(2024, 5, 31), "May 2024", None)
 
 
-def _portfolio_snapshot(session: Any, key: str) -> dict[str, Any]:
+def _portfolio_snapshot(session: Any, key: str) -> Any:
     """The snapshot of a synthetic council's first pack, made at 09:00 on AS_OF."""
     from statutory_clock.board_pack.assemble import build_snapshot
 
@@ -79,12 +79,11 @@ def _make(args: tuple[str, str, str]) -> float:
 def _golden() -> None:
     """Render the tests' golden snapshot: best of 3 after a warm-up, and its Python calls."""
     import cProfile
-    import json
     import pstats
 
-    from statutory_clock.board_pack import render_pack
+    from statutory_clock.board_pack import Snapshot, render_pack
 
-    snapshot = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    snapshot = Snapshot.from_json(GOLDEN.read_text(encoding="utf-8"))
     render_pack(snapshot)  # warm: imports, font caches
     times = []
     for _ in range(3):

@@ -23,13 +23,15 @@ not recorded.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from statutory_clock.board_pack.snapshot import Snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_FILE = REPO / "include" / "demo" / "tower-hamlets-2017.yaml"
@@ -150,7 +152,9 @@ def _record(session: Any, fact: Fact, on_file: set[str]) -> None:
         raise ValueError(f"command: {fact.command!r} is not event, action or waive")
 
 
-def _snapshot(session: Any, period: tuple[date, date, str, date], previous: Any) -> Any:
+def _snapshot(
+    session: Any, period: tuple[date, date, str, date], previous: Snapshot | None
+) -> Snapshot:
     from statutory_clock.board_pack.assemble import PackJob, build_snapshot
 
     start, end, label, made_on = period
@@ -161,6 +165,7 @@ def _snapshot(session: Any, period: tuple[date, date, str, date], previous: Any)
 
 def generate() -> str:
     """The fixture's text: the November 2017 snapshot, as `archive_pack` writes snapshot.json."""
+    from statutory_clock.board_pack.snapshot import Snapshot
     from statutory_clock.store import db, register
     from statutory_clock.store.casefile import load_case_file
 
@@ -181,7 +186,7 @@ def generate() -> str:
             with db.transaction(engine) as session:
                 october = _snapshot(session, OCTOBER, None)
             # A pack made from the archived JSON, as the DAG does (previous_snapshot reads it).
-            october = json.loads(json.dumps(october))
+            october = Snapshot.from_json(october.to_json())
             for fact in LATER:
                 with db.transaction(engine) as session:
                     _record(session, fact, on_file)
@@ -189,7 +194,7 @@ def generate() -> str:
                 november = _snapshot(session, NOVEMBER, october)
         finally:
             engine.dispose()
-    return json.dumps(november, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return november.to_json() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from statutory_clock.dates import long_date, short_date
 from statutory_clock.inputs import (
@@ -33,6 +33,7 @@ from statutory_clock.inputs import (
 )
 
 if TYPE_CHECKING:  # the store is imported by each command, so `statclock --help` stays quick
+    from statutory_clock.store.casefile_typing import CaseFileDict
     from statutory_clock.store.read_model import CaseView
 
 # include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
@@ -347,7 +348,7 @@ def _db_upgrade(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _load_files(paths: list[Path]) -> list[dict[str, Any]]:
+def _load_files(paths: list[Path]) -> list[CaseFileDict]:
     from statutory_clock.store.casefile import CaseFileError, load_case_file
 
     docs = []
@@ -373,7 +374,7 @@ def _import(
 
 
 def _import_docs(
-    args: argparse.Namespace, docs: list[dict[str, Any]], replace: bool, migrate: bool = False
+    args: argparse.Namespace, docs: list[CaseFileDict], replace: bool, migrate: bool = False
 ) -> str:
     from statutory_clock.store import register
 
@@ -432,7 +433,8 @@ def _demo_load(args: argparse.Namespace) -> str:
     # keyed by name and year: loading again adds only what is missing.
     docs = _load_files([p for p in paths if p.stem not in present])
     live = live_portfolio(_today(args), calendar)
-    docs += [dict(case.document) for case in live if case.key not in present]
+    # live_portfolio's documents are canonical: parse_case_data has validated each one.
+    docs += [cast("CaseFileDict", dict(case.document)) for case in live if case.key not in present]
     if not docs:
         return f"The {len(paths) + len(live)} demo cases are already loaded."
     return _import_docs(args, docs, replace=False)

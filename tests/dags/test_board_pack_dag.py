@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from devtools.mailcatcher import MailCatcher
+from statutory_clock.board_pack import Snapshot
 from statutory_clock.store import db, register
 from statutory_clock.store.models import BoardPack, Inspection
 from tests.dags.airflow_runner import run_dag_test
@@ -74,7 +75,13 @@ def test_board_packs_are_made_archived_and_sent_once(register_url, mail, tmp_pat
     assert "Statutory timeline" in croydon.get_body(("html",)).get_content()
     with db.transaction(engine) as session:
         archived = session.execute(select(BoardPack.period_label, BoardPack.version)).all()
+        snapshots = session.scalars(select(BoardPack.snapshot_path)).all()
     assert sorted(archived) == [("November 2017", 1)] * live
+    # Each archived snapshot.json reads back as the typed snapshot the pack was drawn from.
+    for path in snapshots:
+        text = Path(path).read_text(encoding="utf-8")
+        snapshot = Snapshot.from_json(text)
+        assert snapshot.to_json() == text and snapshot.period.label == "November 2017"
 
     # The same day again: nothing new is made or sent.
     again = run_dag_test("board_pack", env, logical_date=FIFTH_WORKING_DAY, home=tmp_path)

@@ -23,6 +23,7 @@ from statutory_clock.board_pack.assemble import (
     due_packs,
     make_pack,
 )
+from statutory_clock.board_pack.snapshot import RagCounts, Snapshot
 from statutory_clock.store import db, register
 from statutory_clock.store.models import BoardPack, Inspection, ReminderLedger
 from tests.seeds import seed_as_it_stood
@@ -34,6 +35,9 @@ NOVEMBER = PackJob("croydon-2017", date(2017, 11, 1), date(2017, 11, 30), "Novem
 
 @pytest.fixture
 def demo(register_engine):
+    """The demo councils as they stood in November 2017: open, whatever their case files say of
+    later years (a case closed since would get no packs), save those a later inspection in the
+    portfolio supersedes as it is registered."""
     with db.transaction(register_engine) as session:
         for path in DEMO:
             register.import_case(session, seed_as_it_stood(path), "tester", date(2017, 11, 1))
@@ -65,33 +69,27 @@ def test_snapshot_matches_the_register(demo):
         )
         towers = build_snapshot(session, job, AS_OF, 1, datetime.now(UTC))
         statuses = Counter(m.status for m in register.get_case(session, "croydon-2017").milestones)
-    assert croydon["headline"]["next_deadline"]["id"] == "written_statement_of_action"
-    assert croydon["headline"]["next_deadline"]["due"] == "2017-12-11"
-    assert croydon["headline"]["next_deadline"]["working_days_left"] == 2
-    overdue = [m["id"] for m in croydon["milestones"] if m["status"] == "overdue"]
-    # The report is the council's and overdue; the planning visit is Ofsted's act, past with no
-    # date on file: not recorded, never the council's overdue item.
-    assert croydon["headline"]["overdue_count"] == len(overdue) == 1
-    assert overdue == ["publish_report"]
-    not_recorded = [m["id"] for m in croydon["milestones"] if m["status"] == "not_recorded"]
-    assert croydon["headline"]["not_recorded_count"] == len(not_recorded) == 1
-    assert not_recorded == ["action_planning_visit"]
-    assert {m["id"] for m in croydon["overdue_and_missed"]} == set(overdue)
-    assert all(AS_OF.isoformat() <= m["due"] <= "2018-03-07" for m in croydon["next_90_days"])
-    assert sum(statuses.values()) == len(croydon["milestones"])
-    assert croydon["intervention"] is None or croydon["intervention"]["commissioner"]
-    assert {r["rule"] for r in croydon["rules_appendix"]} == {
-        m["rule"] for m in croydon["milestones"]
-    }
-    assert towers["rag_totals"] == {
-        "red": 1,
-        "amber": 2,
-        "green": 0,
-        "complete": 0,
-        "not_rated": 12,
-    }
-    assert len(towers["actions"]) == 15
-    json.dumps(croydon)  # a snapshot is plain JSON
+    deadline = croydon.headline.next_deadline
+    assert deadline is not None
+    assert (deadline.id, deadline.due) == ("written_statement_of_action", date(2017, 12, 11))
+    assert deadline.working_days_left == 2
+    overdue = [m.id for m in croydon.milestones if m.status == "overdue"]
+    assert croydon.headline.overdue_count == len(overdue) == 1  # the report: the council's
+    # The planning visit is Ofsted's act: past its date with none on file, it is to record.
+    unrecorded = [m.id for m in croydon.milestones if m.status == "not_recorded"]
+    assert unrecorded == ["action_planning_visit"] and croydon.headline.not_recorded_count == 1
+    assert {m.id for m in croydon.overdue_and_missed} == set(overdue)
+    assert all(AS_OF <= m.due <= date(2018, 3, 7) for m in croydon.next_90_days)
+    assert sum(statuses.values()) == len(croydon.milestones)
+    assert croydon.intervention is None or croydon.intervention.commissioner
+    assert {r.rule for r in croydon.rules_appendix} == {m.rule for m in croydon.milestones}
+    assert towers.rag_totals == RagCounts(red=1, amber=2, green=0, complete=0, not_rated=12)
+    assert len(towers.actions) == 15
+    # Plain JSON at the edge, read back as it was written.
+    for snapshot in (croydon, towers):
+        text = snapshot.to_json()
+        assert json.loads(text)["as_of"] == "2017-12-07"
+        assert Snapshot.from_json(text) == snapshot
 
 
 def _pages_are_not_blank(pdf: Path, tmp_path: Path) -> int:
@@ -120,11 +118,12 @@ def test_archive_versions_and_never_overwrites(demo, tmp_path):
     for made in (first, second):
         pdf = Path(made["pdf"])
         assert hashlib.sha256(pdf.read_bytes()).hexdigest() == made["sha256"]
-    v2 = json.loads((Path(second["pdf"]).parent / "snapshot.json").read_text())
-    assert v2["version"] == 2
+    v2 = Snapshot.from_json((Path(second["pdf"]).parent / "snapshot.json").read_text())
+    assert v2.version == 2
+    assert v2.changes_since_previous.previous_version_date == AS_OF  # read back from v1
     assert (
         "Publish the inspection report (partners, safeguarding partners, local press and "
-        "radio)" in v2["changes_since_previous"]["completed"]
+        "radio)" in v2.changes_since_previous.completed
     )
     with db.transaction(demo) as session:
         rows = session.execute(select(BoardPack.version, BoardPack.sha256)).all()

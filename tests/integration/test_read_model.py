@@ -148,8 +148,9 @@ def test_the_register_calendar_decides_status_in_the_cli_the_dag_and_the_pack(
     # calendar, with the operator's holiday, says due. Everyone must say due.
     assert (persisted["publish_report"], bundled["publish_report"]) == ("due", "upcoming")
     assert row.next_deadline == NextDeadline("publish_report", row.next_deadline.title, due, 5)
-    assert {m["id"]: m["status"] for m in snapshot["milestones"]} == persisted
-    assert snapshot["headline"]["next_deadline"]["working_days_left"] == 5
+    assert {m.id: m.status for m in snapshot.milestones} == persisted
+    assert snapshot.headline.next_deadline is not None
+    assert snapshot.headline.next_deadline.working_days_left == 5
 
     shown = statclock(
         register_url, "case", "show", "testshire-2017", "--format", "json", "--as-of", str(as_of)

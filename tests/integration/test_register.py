@@ -21,6 +21,8 @@ AS_OF = date(2017, 10, 2)
 
 
 def load_demo(engine, as_of: date = AS_OF) -> None:
+    """The seed councils as they stood in 2017: open, whatever their case files say of later
+    years (tests/seeds.py)."""
     with db.transaction(engine) as session:
         for path in DEMO:
             register.import_case(session, seed_as_it_stood(path), "tester", as_of)

@@ -10,6 +10,7 @@ the same things.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import logging
@@ -25,6 +26,7 @@ from typing import Any
 import pytest
 
 from statutory_clock.board_pack import (
+    Snapshot,
     charts,
     rag_chart_svg,
     render_html,
@@ -68,6 +70,11 @@ def text_of(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def typed(snapshot: Any) -> Snapshot:
+    """The snapshot the renderer takes, read from its JSON as the archive's reader does."""
+    return Snapshot.from_dict(snapshot)
 
 
 def sample_snapshot() -> dict[str, Any]:
@@ -142,7 +149,7 @@ def snapshot() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def html(snapshot: dict[str, Any]) -> str:
-    return render_html(snapshot)
+    return render_html(typed(snapshot))
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +165,7 @@ def pdf_and_log(snapshot: dict[str, Any]) -> tuple[bytes, list[str]]:
     handler = Collect(level=logging.WARNING)
     logger.addHandler(handler)
     try:
-        return render_pdf(snapshot), records
+        return render_pdf(typed(snapshot)), records
     finally:
         logger.removeHandler(handler)
 
@@ -207,7 +214,7 @@ def test_a_pack_with_no_meeting_on_file_is_the_monthly_pack(html: str) -> None:
 
 
 def test_a_pack_for_a_meeting_names_the_meeting() -> None:
-    html = render_html(with_meeting(sample_snapshot()))
+    html = render_html(typed(with_meeting(sample_snapshot())))
     text = text_of(html)
     assert "Pack for the board meeting on Thursday 14 December 2017" in text
     assert "Meeting Thursday 14 December 2017" in text
@@ -218,7 +225,7 @@ def test_a_pack_for_a_meeting_names_the_meeting() -> None:
 def test_an_ad_hoc_pack_names_the_days_it_covers() -> None:
     s = sample_snapshot()
     s["period"] = {"start": "2017-11-01", "end": "2017-12-07", "label": "ad hoc"}
-    text = text_of(render_html(s))
+    text = text_of(render_html(typed(s)))
     assert "Pack for Wednesday 1 November 2017 to Thursday 7 December 2017" in text
     assert "Not set" not in text
 
@@ -238,7 +245,7 @@ def test_the_headline_never_says_none_beside_overdue_items() -> None:
         (m for m in s["milestones"] if m["status"] == "overdue"), key=lambda m: m["due"]
     )
     assert overdue and s["headline"]["overdue_count"] == len(overdue)
-    headline = _headline(render_html(s))
+    headline = _headline(render_html(typed(s)))
     assert f"{len(overdue)} overdue No further statutory deadlines are scheduled." in headline
     assert f"Oldest overdue item: {overdue[0]['title']}" in headline
     assert "None" not in headline
@@ -258,7 +265,7 @@ def test_the_headline_gives_the_next_deadline_in_working_days() -> None:
         "due": upcoming["due"],
         "working_days_left": 2,
     }
-    headline = _headline(render_html(s))
+    headline = _headline(render_html(typed(s)))
     assert f"2 working days to the next statutory deadline: {upcoming['title']}" in headline
     assert "No further statutory deadlines" not in headline
 
@@ -269,7 +276,7 @@ def test_the_headline_with_nothing_overdue_and_nothing_ahead() -> None:
         if m["status"] in ("overdue", "upcoming", "due"):
             m["status"] = "met"
     s["headline"].update(next_deadline=None, overdue_count=0)
-    headline = _headline(render_html(s))
+    headline = _headline(render_html(typed(s)))
     assert "None scheduled No further statutory deadlines are scheduled." in headline
     assert "Next dated item" not in headline and "Oldest overdue" not in headline
 
@@ -304,7 +311,7 @@ def test_every_action_and_its_progress_is_shown(html: str, snapshot: dict[str, A
 def test_an_ampersand_in_council_data_is_shown_as_one() -> None:
     s = sample_snapshot()
     s["actions"][0]["lead_officer"] = "Head of Quality Assurance & Practice Improvement"
-    html = render_html(s)
+    html = render_html(typed(s))
     assert "Head of Quality Assurance &amp; Practice Improvement" in html
     assert "Head of Quality Assurance & Practice Improvement" in text_of(html)
 
@@ -315,7 +322,7 @@ def test_actions_are_gathered_under_their_recommendation() -> None:
     first.update(recommendation=3, required_outcome="Late item for recommendation three")
     second.update(recommendation=None, required_outcome="Item outside the recommendations")
     s["actions"] = [second, *s["actions"], first]  # out of order, and split from its group
-    html = render_html(s)
+    html = render_html(typed(s))
     table = html[html.index('<table class="data actions">') :]
     table = text_of(table[: table.index("</table>")])
     heading = next(a for a in s["actions"] if a["recommendation"] == 3)["recommendation_text"]
@@ -366,7 +373,7 @@ def test_overdue_items_show_their_reason(html: str, snapshot: dict[str, Any]) ->
     waived = next(m for m in snapshot["milestones"] if m["status"] == "waived")
     s = sample_snapshot()
     s["overdue_and_missed"].append({**waived, "status": "overdue"})
-    assert waived["reason"] in text_of(render_html(s))
+    assert waived["reason"] in text_of(render_html(typed(s)))
 
 
 def test_changes_since_the_previous_pack(html: str, snapshot: dict[str, Any]) -> None:
@@ -387,7 +394,7 @@ def test_council_data_is_escaped() -> None:
     s["council"]["name"] = "Croydon <Test> & Co"
     s["rag_by_theme"] = {HOSTILE: {"red": 1}, **s["rag_by_theme"]}
     s["milestones"][0]["title"] = HOSTILE
-    html = render_html(s)
+    html = render_html(typed(s))
     assert "<script>" not in html
     assert "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &lt;b&gt;" in html
@@ -407,7 +414,7 @@ def test_html_is_self_contained(html: str) -> None:
 
 
 def test_rendering_is_deterministic(snapshot: dict[str, Any], html: str) -> None:
-    assert render_html(copy.deepcopy(snapshot)) == html
+    assert render_html(typed(copy.deepcopy(snapshot))) == html
 
 
 def test_a_pack_remade_from_its_archived_snapshot_is_the_same(html: str) -> None:
@@ -416,7 +423,7 @@ def test_a_pack_remade_from_its_archived_snapshot_is_the_same(html: str) -> None
     s = sample_snapshot()
     s["inspection"]["judgements"] = dict(reversed(s["inspection"]["judgements"].items()))
     s["rag_by_theme"] = dict(reversed(s["rag_by_theme"].items()))
-    assert render_html(s) == html
+    assert render_html(typed(s)) == html
     text = text_of(html)
     assert text.index("Overall effectiveness") < text.index("Children who need help")
     table = text_of(html[html.index('<table class="data rag-table">') :].split("</table>")[0])
@@ -426,18 +433,36 @@ def test_a_pack_remade_from_its_archived_snapshot_is_the_same(html: str) -> None
     assert positions == sorted(positions)
 
 
-def test_the_snapshot_is_not_modified() -> None:
+def test_the_snapshot_is_frozen_and_its_json_round_trips() -> None:
     s = sample_snapshot()
-    before = copy.deepcopy(s)
-    render_html(s)
-    assert s == before
+    snapshot = typed(s)
+    render_html(snapshot)
+    assert snapshot.to_dict() == s  # rendering changed nothing, and the JSON edge loses nothing
+    assert snapshot.to_json() + "\n" == FIXTURE.read_text(encoding="utf-8")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snapshot.version = 2  # type: ignore[misc]
 
 
 def test_unknown_schema_is_refused() -> None:
     s = sample_snapshot()
     s["schema"] = 2
     with pytest.raises(ValueError, match="schema 2"):
-        render_html(s)
+        typed(s)
+
+
+@pytest.mark.parametrize("key", ["council", "as_of", "version"])
+def test_a_snapshot_missing_a_required_key_is_refused(key: str) -> None:
+    s = sample_snapshot()
+    del s[key]
+    with pytest.raises(ValueError, match=f"missing required keys: {key}"):
+        typed(s)
+
+
+def test_a_snapshot_with_an_unknown_status_is_refused() -> None:
+    s = sample_snapshot()
+    s["milestones"][0]["status"] = "late"
+    with pytest.raises(ValueError, match="status: 'late'"):
+        typed(s)
 
 
 def test_missed_and_waived_items_are_labelled() -> None:
@@ -446,10 +471,10 @@ def test_missed_and_waived_items_are_labelled() -> None:
     waived = {**s["milestones"][1], "status": "waived", "reason": "Waived by Ofsted"}
     s["overdue_and_missed"] = [missed, waived]
     s["milestones"][0:2] = [missed, waived]
-    text = text_of(render_html(s))
+    text = text_of(render_html(typed(s)))
     assert "Missed" in text and "Waived" in text
     assert "No reason recorded." in text and "Waived by Ofsted" in text
-    root = ET.fromstring(timeline_svg(s))
+    root = ET.fromstring(timeline_svg(typed(s)))
     assert _markers(root, "tl-ms-") == len(s["milestones"])
     assert {g.get("id") for g in _groups(root, "tl-ms-")} >= {"tl-ms-missed", "tl-ms-waived"}
 
@@ -466,7 +491,7 @@ def test_not_recorded_has_its_own_words_apart_from_overdue(parties: dict[str, An
     unrecorded = [m for m in parties["milestones"] if m["status"] == "not_recorded"]
     overdue = [m for m in parties["milestones"] if m["status"] == "overdue"]
     assert unrecorded and overdue
-    html = render_html(parties)
+    html = render_html(typed(parties))
     tag = '<span class="status status-not_recorded">Not recorded</span>'
     assert html.count(tag) >= len(unrecorded)
     # Counted in the headline, apart from the council's overdue items.
@@ -498,7 +523,7 @@ def test_not_recorded_has_its_own_colour(parties: dict[str, Any]) -> None:
 
 
 def test_the_timeline_draws_not_recorded_apart_with_a_legend(parties: dict[str, Any]) -> None:
-    svg = timeline_svg(parties)
+    svg = timeline_svg(typed(parties))
     root = ET.fromstring(svg)
     unrecorded = [m for m in parties["milestones"] if m["status"] == "not_recorded"]
     group = next(g for g in _groups(root, "tl-ms-") if g.get("id") == "tl-ms-not_recorded")
@@ -508,7 +533,7 @@ def test_the_timeline_draws_not_recorded_apart_with_a_legend(parties: dict[str, 
 
 
 def test_the_timeline_table_says_whose_act_each_date_is(parties: dict[str, Any]) -> None:
-    html = render_html(parties)
+    html = render_html(typed(parties))
     table = html[html.index('<table class="data deadlines">') :]
     table = table[: table.index("</table>")]
     assert "Whose act" in text_of(table)
@@ -522,13 +547,13 @@ def test_the_timeline_table_says_whose_act_each_date_is(parties: dict[str, Any])
     unknown = sample_snapshot()
     for m in unknown["next_90_days"]:
         m.pop("party", None)
-    assert "Not stated" in text_of(render_html(unknown))
+    assert "Not stated" in text_of(render_html(typed(unknown)))
 
 
 def test_the_footer_of_a_meeting_pack_names_the_meeting() -> None:
     from pypdf import PdfReader
 
-    reader = PdfReader(io.BytesIO(render_pdf(with_meeting(sample_snapshot()))))
+    reader = PdfReader(io.BytesIO(render_pdf(typed(with_meeting(sample_snapshot())))))
     for page in reader.pages:
         text = page.extract_text() or ""
         assert "London Borough of Tower Hamlets · Board meeting Thursday 14 December 2017" in text
@@ -539,7 +564,7 @@ def test_the_footer_of_a_meeting_pack_names_the_meeting() -> None:
 
 def test_empty_lists_render_sentences_not_empty_tables() -> None:
     s = empty_snapshot()
-    html = render_html(s)
+    html = render_html(typed(s))
     text = text_of(html)
     for sentence in (
         "No items are overdue.",
@@ -560,13 +585,13 @@ def test_empty_lists_render_sentences_not_empty_tables() -> None:
 
 
 def test_empty_snapshot_renders_a_pdf() -> None:
-    pdf = render_pdf(empty_snapshot())
+    pdf = render_pdf(typed(empty_snapshot()))
     assert pdf.startswith(b"%PDF")
 
 
 def test_charts_of_an_empty_snapshot_are_valid_svg() -> None:
     s = empty_snapshot()
-    for svg in (timeline_svg(s), rag_chart_svg(s)):
+    for svg in (timeline_svg(typed(s)), rag_chart_svg(typed(s))):
         root = ET.fromstring(svg)
         assert root.tag == f"{SVG}svg"
         assert not _groups(root, "tl-ms-") and not _groups(root, "rag-seg-")
@@ -575,7 +600,7 @@ def test_charts_of_an_empty_snapshot_are_valid_svg() -> None:
 def test_changes_with_nothing_new_say_so() -> None:
     s = sample_snapshot()
     s["changes_since_previous"].update(new=[], moved=[], completed=[], rag_changes=[])
-    assert "Nothing has changed since the previous pack." in text_of(render_html(s))
+    assert "Nothing has changed since the previous pack." in text_of(render_html(typed(s)))
 
 
 # ---------------------------------------------------------------- SVG charts
@@ -591,7 +616,7 @@ def _markers(root: ET.Element, prefix: str) -> int:
 
 
 def test_timeline_has_one_marker_per_milestone(snapshot: dict[str, Any]) -> None:
-    svg = timeline_svg(snapshot)
+    svg = timeline_svg(typed(snapshot))
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG}svg"
     assert _markers(root, "tl-ms-") == len(snapshot["milestones"])
@@ -620,7 +645,7 @@ def test_the_timeline_spans_the_case_not_the_years_since(snapshot: dict[str, Any
     # from the report to the last milestone, and the as-of date is said at the edge.
     s = sample_snapshot()
     s["as_of"] = "2026-11-30"
-    svg = timeline_svg(s)
+    svg = timeline_svg(typed(s))
     root = ET.fromstring(svg)
     last = max(m["due"] for m in s["milestones"])
     assert _years_on_the_axis(svg)[0] == 2017
@@ -628,7 +653,7 @@ def test_the_timeline_spans_the_case_not_the_years_since(snapshot: dict[str, Any
     assert not _groups(root, "tl-today")
     assert "As of 30 Nov 2026: after every milestone" in svg
     # ...and the axis starts at the report, not at a date before it.
-    before = timeline_svg(sample_snapshot())
+    before = timeline_svg(typed(sample_snapshot()))
     assert _years_on_the_axis(before)[0] == int(s["inspection"]["published"][:4])
 
 
@@ -654,7 +679,7 @@ def _timeline_labels_outside(snapshot: dict[str, Any]) -> list[str]:
     import matplotlib
 
     with matplotlib.rc_context(charts._RC):  # the settings timeline_svg draws with
-        drawn = charts.timeline_figure(snapshot)
+        drawn = charts.timeline_figure(typed(snapshot))
         assert drawn is not None
         return _labels_outside(drawn[0])
 
@@ -680,7 +705,7 @@ def test_every_rag_chart_label_is_inside_the_figure(snapshot: dict[str, Any]) ->
         **s["rag_by_theme"],
     }
     with matplotlib.rc_context(charts._RAG_RC):  # the settings rag_chart_svg draws with
-        drawn = charts.rag_chart_figure(s)
+        drawn = charts.rag_chart_figure(typed(s))
         assert drawn is not None
         assert _labels_outside(drawn[0]) == []
 
@@ -696,7 +721,7 @@ def test_the_label_check_sees_a_label_outside() -> None:
 
 
 def test_rag_chart_has_one_segment_per_nonzero_count(snapshot: dict[str, Any]) -> None:
-    root = ET.fromstring(rag_chart_svg(snapshot))
+    root = ET.fromstring(rag_chart_svg(typed(snapshot)))
     expected = sum(1 for counts in snapshot["rag_by_theme"].values() for v in counts.values() if v)
     assert len(_groups(root, "rag-seg-")) == expected
     labels = "".join(t.text or "" for t in root.iter(f"{SVG}text"))
@@ -756,7 +781,7 @@ def test_pdf_draws_the_charts_with_real_text(pdf: bytes, html: str) -> None:
 def test_render_pack_gives_the_email_html_and_the_pdf(
     snapshot: dict[str, Any], html: str, pdf: bytes
 ) -> None:
-    rendered = render_pack(snapshot)
+    rendered = render_pack(typed(snapshot))
     assert rendered.html == html  # inline SVG charts for mail clients
     assert rendered.pdf.startswith(b"%PDF") and len(rendered.pdf) == pytest.approx(len(pdf), 0.01)
 

@@ -1,14 +1,13 @@
 """Assembling a board pack from the case register: the snapshot, the archive, the schedule.
 
-The snapshot is a plain JSON document (see ``render.py`` for its shape). It is built only from
-the register, as of a given day, so a pack can be regenerated and audited: the exact snapshot a
-PDF was made from is archived beside it with a checksum.
+The snapshot is a typed frozen object (``snapshot.Snapshot``), archived as JSON. It is built only
+from the register, as of a given day, so a pack can be regenerated and audited: the exact snapshot
+a PDF was made from is archived beside it (``snapshot.json``) with the PDF's checksum.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,27 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from statutory_clock.board_pack.snapshot import (
+    ActionRow,
+    Anchor,
+    Board,
+    Changes,
+    Council,
+    Headline,
+    InspectionSummary,
+    Intervention,
+    JudgementRecord,
+    MilestoneRow,
+    MonitoringVisit,
+    MovedMilestone,
+    NextDeadline,
+    Period,
+    ProgressNote,
+    RagChange,
+    RagCounts,
+    RuleUsed,
+    Snapshot,
+)
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.dates import long_date
 from statutory_clock.engine import add_months
@@ -30,10 +50,8 @@ from statutory_clock.store.models import BoardPack, Inspection, LocalAuthority
 from statutory_clock.store.read_model import StatusCounts, next_deadline, timeline
 from statutory_clock.store.reading import calendar_for, get_case
 
-SCHEMA = 1
 PACK_LEAD_WORKING_DAYS = 5  # a pack is ready this many working days before the meeting
 DEFAULT_PACK_WORKING_DAY = 5  # with no meeting dates: monthly, on the fifth working day
-RAG_KEYS = ("red", "amber", "green", "complete", "not_rated")
 MONITORING_RULES = ("first_monitoring_visit", "monitoring_visit")
 # Characters of a board's and a council's name kept in a pack email's subject line.
 SUBJECT_BOARD = 80
@@ -142,104 +160,89 @@ def _job_for(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> Pac
 # -- the snapshot ---------------------------------------------------------------------------------
 
 
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
 def build_snapshot(
     session: Session,
     job: PackJob,
     as_of: date,
     version: int,
     generated_at: datetime,
-    previous: Mapping[str, Any] | None = None,
+    previous: Snapshot | None = None,
     calendar: WorkingDayCalendar | None = None,
-) -> dict[str, Any]:
+) -> Snapshot:
     """Everything the pack shows, from the register, as of ``as_of``."""
     calendar = calendar or calendar_for(session)
     case = get_case(session, job.case_key)
     la = case.local_authority
     # Statuses, counts and the next deadline come from the read model, as everywhere else.
     entries = timeline(case, as_of, calendar)
-    milestones: list[dict[str, Any]] = [
-        {
-            "id": e.id,
-            "title": e.title,
-            "due": e.effective_due.isoformat(),
-            "window_start": _iso(e.window_start),
-            "actual": _iso(e.actual),
-            "status": e.status,
-            "party": e.party,
-            "rule": e.rule,
-            "source": e.source,
-            "basis": e.basis
-            + (f"; extended to {e.extended_to.isoformat()}" if e.extended_to else ""),
-            "confidence": e.confidence,
-            "kind": e.kind,
-            "owner": e.owner,
-            "reason": e.adjustment_reason,
-        }
+    milestones = tuple(
+        MilestoneRow(
+            id=e.id,
+            title=e.title,
+            due=e.effective_due,
+            window_start=e.window_start,
+            actual=e.actual,
+            status=e.status,
+            party=e.party,
+            rule=e.rule,
+            source=e.source,
+            basis=e.basis + (f"; extended to {e.extended_to.isoformat()}" if e.extended_to else ""),
+            confidence=e.confidence,
+            kind=e.kind,
+            owner=e.owner,
+            reason=e.adjustment_reason,
+        )
         for e in entries
-    ]
-    open_ = [m for m in milestones if m["status"] in ("upcoming", "due")]
-    horizon = (as_of + timedelta(days=90)).isoformat()
+    )
+    horizon = as_of + timedelta(days=90)
     statutory = next_deadline(entries, as_of, calendar, kinds=("statutory",))
-    next_deadline_doc = None
-    if statutory is not None:
-        next_deadline_doc = {
-            "id": statutory.id,
-            "title": statutory.title,
-            "due": statutory.due.isoformat(),
-            "working_days_left": statutory.working_days_left,
-        }
     counts = StatusCounts.of(e.status for e in entries)
     recommendations = {r.number: r for r in case.recommendations}
-    actions: list[dict[str, Any]] = []
+    actions: list[ActionRow] = []
     for a in case.actions:
         rec = recommendations.get(a.recommendation or -1)
         actions.append(
-            {
-                "recommendation": a.recommendation,
-                "recommendation_text": rec.text if rec else None,
-                "theme": (rec.theme if rec and rec.theme else "not themed"),
-                "required_outcome": a.required_outcome,
-                "lead_officer": a.lead_officer,
-                "key_tasks": a.key_tasks,
-                "progress": [{"date": _iso(p.date), "note": p.note} for p in a.progress],
-                "target_date": _iso(a.target_date),
-                "status": a.status,
-                "smt_lead": a.smt_lead,
-            }
+            ActionRow(
+                recommendation=a.recommendation,
+                recommendation_text=rec.text if rec else None,
+                theme=(rec.theme if rec and rec.theme else "not themed"),
+                required_outcome=a.required_outcome,
+                lead_officer=a.lead_officer,
+                key_tasks=a.key_tasks,
+                progress=tuple(ProgressNote(p.date, p.note) for p in a.progress),
+                target_date=a.target_date,
+                status=a.status,
+                smt_lead=a.smt_lead,
+            )
         )
-    rag_by_theme: dict[str, dict[str, int]] = {}
+    themes: dict[str, list[str | None]] = {}
     for row in actions:
-        bucket = rag_by_theme.setdefault(row["theme"], dict.fromkeys(RAG_KEYS, 0))
-        bucket[row["status"] or "not_rated"] += 1
-    rag_totals = {k: sum(t[k] for t in rag_by_theme.values()) for k in RAG_KEYS}
+        themes.setdefault(row.theme, []).append(row.status)
+    rag_by_theme = {theme: RagCounts.of(ratings) for theme, ratings in themes.items()}
     findings = {e.milestone: e.note for e in case.events if e.kind == "actual" and e.note}
-    monitoring = [
-        {"id": m["id"], "due": m["due"], "actual": m["actual"], "findings": findings.get(m["id"])}
+    monitoring = tuple(
+        MonitoringVisit(m.id, m.due, m.actual, findings.get(m.id))
         for m in milestones
-        if m["rule"].split(".", 1)[-1] in MONITORING_RULES
-    ]
+        if m.rule.split(".", 1)[-1] in MONITORING_RULES
+    )
     books = load_rulebooks()
     rules_used = []
-    for ref in sorted({m["rule"] for m in milestones}):
+    for ref in sorted({m.rule for m in milestones}):
         framework, _, rule_id = ref.partition(".")
         rule = (
             next((r for r in books[framework].rules if r.id == rule_id), None)
             if framework in books
             else None
         )
-        sample = next(m for m in milestones if m["rule"] == ref)
+        sample = next(m for m in milestones if m.rule == ref)
         rules_used.append(
-            {
-                "rule": ref,
-                "title": rule.title if rule else sample["title"],
-                "source": sample["source"],
-                "confidence": sample["confidence"],
-                "notes": rule.notes if rule else "",
-            }
+            RuleUsed(
+                rule=ref,
+                title=rule.title if rule else sample.title,
+                source=sample.source,
+                confidence=sample.confidence,
+                notes=rule.notes if rule else "",
+            )
         )
     intervention = None
     if case.intervention is not None:
@@ -251,13 +254,13 @@ def build_snapshot(
             parts.append(f"DfE commissioner {iv.commissioner}")
         if iv.reviews:
             parts.append(f"DfE reviews {iv.reviews.replace('_', '-')}")
-        intervention = {
-            "direction": _iso(iv.direction),
-            "commissioner": iv.commissioner,
-            "independent_chair": iv.independent_chair,
-            "adviser": iv.adviser,
-            "status_text": "; ".join(parts) + "." if parts else (iv.notes or "In place."),
-        }
+        intervention = Intervention(
+            direction=iv.direction,
+            commissioner=iv.commissioner,
+            independent_chair=iv.independent_chair,
+            adviser=iv.adviser,
+            status_text="; ".join(parts) + "." if parts else (iv.notes or "In place."),
+        )
     history = session.execute(
         select(Inspection.published, Inspection.framework, Inspection.judgements)
         .join(LocalAuthority)
@@ -265,115 +268,100 @@ def build_snapshot(
         .order_by(Inspection.published)
     ).all()
     board = case.board
-    snapshot: dict[str, Any] = {
-        "schema": SCHEMA,
-        "council": {"name": la.name, "dfe_code": la.dfe_code},
-        "board": {
-            "name": board.name if board else "Improvement board",
-            "chair": board.chair if board else None,
-            "meeting_date": _iso(job.meeting_date),
-            "cadence": board.cadence if board else None,
-        },
-        "period": {
-            "start": job.period_start.isoformat(),
-            "end": job.period_end.isoformat(),
-            "label": job.period_label,
-        },
-        "as_of": as_of.isoformat(),
-        "generated_at": generated_at.isoformat(),
-        "version": version,
-        "inspection": {
-            "framework": case.framework,
-            "title": case.title,
-            "published": case.published.isoformat(),
-            "received": _iso(case.received),
-            "anchor": {
-                "date": (case.received or case.published).isoformat(),
-                "kind": "receipt" if case.received else "publication",
-            },
-            "judgements": dict(case.judgements),
-            "lscb_review": case.lscb_review,
-        },
-        "judgement_history": [
-            {
-                "published": published.isoformat(),
-                "framework": framework,
-                "overall": (judgements or {}).get("overall"),
-            }
+    return Snapshot(
+        council=Council(la.name, la.dfe_code),
+        board=Board(
+            name=board.name if board else "Improvement board",
+            chair=board.chair if board else None,
+            meeting_date=job.meeting_date,
+            cadence=board.cadence if board else None,
+        ),
+        period=Period(job.period_start, job.period_end, job.period_label),
+        as_of=as_of,
+        generated_at=generated_at,
+        version=version,
+        inspection=InspectionSummary(
+            framework=case.framework,
+            title=case.title,
+            published=case.published,
+            received=case.received,
+            anchor=(
+                Anchor(case.received, "receipt")
+                if case.received
+                else Anchor(case.published, "publication")
+            ),
+            judgements=dict(case.judgements),
+            lscb_review=case.lscb_review,
+        ),
+        judgement_history=tuple(
+            JudgementRecord(published, framework, (judgements or {}).get("overall"))
             for published, framework, judgements in history
-        ],
-        "headline": {
-            "next_deadline": next_deadline_doc,
-            "overdue_count": counts.overdue,
-            "missed_count": counts.missed,
-            "met_count": counts.met,
-            "upcoming_count": counts.upcoming + counts.due,
-            # Ofsted or DfE acts past their dates with none recorded: never counted as overdue.
-            "not_recorded_count": counts.not_recorded,
-        },
-        "milestones": milestones,
-        "next_90_days": [m for m in open_ if as_of.isoformat() <= m["due"] <= horizon],
-        "overdue_and_missed": [m for m in milestones if m["status"] in ("overdue", "missed")],
-        "actions": actions,
-        "rag_by_theme": rag_by_theme,
-        "rag_totals": rag_totals,
-        "changes_since_previous": changes_between(previous, milestones, actions),
-        "monitoring_visits": monitoring,
-        "intervention": intervention,
-        "rules_appendix": rules_used,
-    }
-    return snapshot
+        ),
+        headline=Headline(
+            next_deadline=(
+                NextDeadline(
+                    statutory.id, statutory.title, statutory.due, statutory.working_days_left
+                )
+                if statutory is not None
+                else None
+            ),
+            overdue_count=counts.overdue,
+            missed_count=counts.missed,
+            met_count=counts.met,
+            upcoming_count=counts.upcoming + counts.due,
+            not_recorded_count=counts.not_recorded,
+        ),
+        milestones=milestones,
+        next_90_days=tuple(
+            m for m in milestones if m.status in ("upcoming", "due") and as_of <= m.due <= horizon
+        ),
+        overdue_and_missed=tuple(m for m in milestones if m.status in ("overdue", "missed")),
+        actions=tuple(actions),
+        rag_by_theme=rag_by_theme,
+        rag_totals=sum(rag_by_theme.values(), RagCounts()),
+        changes_since_previous=changes_between(previous, milestones, actions),
+        monitoring_visits=monitoring,
+        intervention=intervention,
+        rules_appendix=tuple(rules_used),
+    )
 
 
 def changes_between(
-    previous: Mapping[str, Any] | None,
-    milestones: Sequence[Mapping[str, Any]],
-    actions: Sequence[Mapping[str, Any]],
-) -> dict[str, Any]:
+    previous: Snapshot | None,
+    milestones: Sequence[MilestoneRow],
+    actions: Sequence[ActionRow],
+) -> Changes:
     """New, moved and completed milestones and RAG changes since the previous pack."""
     if previous is None:
-        return {
-            "previous_version_date": None,
-            "new": [],
-            "moved": [],
-            "completed": [],
-            "rag_changes": [],
-        }
-    before = {m["id"]: m for m in previous.get("milestones", [])}
+        return Changes.none()
+    before = {m.id: m for m in previous.milestones}
     done = ("met", "missed", "waived")
-    new = [m["title"] for m in milestones if m["id"] not in before]
-    moved = [
-        {"id": m["id"], "title": m["title"], "old_due": before[m["id"]]["due"], "new_due": m["due"]}
-        for m in milestones
-        if m["id"] in before and before[m["id"]]["due"] != m["due"]
-    ]
-    completed = [
-        m["title"]
-        for m in milestones
-        if m["status"] in done and m["id"] in before and before[m["id"]]["status"] not in done
-    ]
-    old_rag = {
-        (a.get("recommendation"), i): a.get("status")
-        for i, a in enumerate(previous.get("actions", []))
-    }
-    rag_changes = [
-        {"recommendation": a.get("recommendation"), "old": old_rag[key], "new": a.get("status")}
-        for i, a in enumerate(actions)
-        if (key := (a.get("recommendation"), i)) in old_rag and old_rag[key] != a.get("status")
-    ]
-    return {
-        "previous_version_date": str(previous.get("as_of")),
-        "new": new,
-        "moved": moved,
-        "completed": completed,
-        "rag_changes": rag_changes,
-    }
+    old_rag = {(a.recommendation, i): a.status for i, a in enumerate(previous.actions)}
+    return Changes(
+        previous_version_date=previous.as_of,
+        new=tuple(m.title for m in milestones if m.id not in before),
+        moved=tuple(
+            MovedMilestone(m.id, m.title, before[m.id].due, m.due)
+            for m in milestones
+            if m.id in before and before[m.id].due != m.due
+        ),
+        completed=tuple(
+            m.title
+            for m in milestones
+            if m.status in done and m.id in before and before[m.id].status not in done
+        ),
+        rag_changes=tuple(
+            RagChange(a.recommendation, old_rag[key], a.status)
+            for i, a in enumerate(actions)
+            if (key := (a.recommendation, i)) in old_rag and old_rag[key] != a.status
+        ),
+    )
 
 
 # -- the archive --------------------------------------------------------------------------------
 
 
-def previous_snapshot(session: Session, case: Inspection) -> dict[str, Any] | None:
+def previous_snapshot(session: Session, case: Inspection) -> Snapshot | None:
     """The snapshot of the latest archived pack of this case, if any."""
     latest = (
         session.execute(
@@ -386,8 +374,7 @@ def previous_snapshot(session: Session, case: Inspection) -> dict[str, Any] | No
     )
     if latest is None or not Path(latest.snapshot_path).exists():
         return None
-    loaded: dict[str, Any] = json.loads(Path(latest.snapshot_path).read_text(encoding="utf-8"))
-    return loaded
+    return Snapshot.from_json(Path(latest.snapshot_path).read_text(encoding="utf-8"))
 
 
 def next_version(session: Session, case: Inspection, period_label: str) -> int:
@@ -415,7 +402,7 @@ def _write_new(path: Path, data: bytes) -> None:
 def archive_pack(
     session: Session,
     job: PackJob,
-    snapshot: Mapping[str, Any],
+    snapshot: Snapshot,
     html: str,
     pdf: bytes,
     directory: Path,
@@ -423,10 +410,10 @@ def archive_pack(
 ) -> BoardPack:
     """Store the pack (PDF, HTML, snapshot JSON) as a new version, in the caller's transaction."""
     case = get_case(session, job.case_key)
-    version = int(snapshot["version"])
+    version = snapshot.version
     folder = directory / case.key / _safe(job.period_label) / f"v{version}"
     folder.mkdir(parents=True, exist_ok=True)
-    snapshot_bytes = json.dumps(snapshot, indent=2, ensure_ascii=False, sort_keys=True).encode()
+    snapshot_bytes = snapshot.to_json().encode()
     paths = {
         "pdf": folder / "pack.pdf",
         "html": folder / "pack.html",

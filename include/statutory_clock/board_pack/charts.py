@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from statutory_clock.board_pack.snapshot import MilestoneRow, RagCounts, Snapshot
+
 # GOV.UK palette; the same colours as the RAG labels in pack.css.
 RAG_COLOURS = {
     "red": "#d4351c",
@@ -69,10 +71,6 @@ _ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
 _STYLE_ELEMENT = re.compile(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>")
 _STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
 _WIDTH_IN = 6.8  # A4 portrait less 2 x 18 mm margins is 6.85 in
-
-
-def _date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
 
 
 def _mpl() -> Any:
@@ -155,14 +153,7 @@ def _month_interval(start: date, end: date) -> int:
     return 12 * (months // 144 + 1)
 
 
-def _anchor(snapshot: dict[str, Any]) -> date | None:
-    """The day the clock runs from (receipt or publication of the report), if known."""
-    inspection = snapshot.get("inspection") or {}
-    anchor = inspection.get("anchor") or {}
-    return _date(anchor.get("date") or inspection.get("published"))
-
-
-def timeline_svg(snapshot: dict[str, Any]) -> str:
+def timeline_svg(snapshot: Snapshot) -> str:
     """The statutory timeline chart as SVG text (see `timeline_figure`)."""
     mpl = _mpl()
     with mpl.rc_context(_RC):
@@ -172,7 +163,7 @@ def timeline_svg(snapshot: dict[str, Any]) -> str:
         return _to_svg(drawn[0], drawn[1], "timeline-chart")
 
 
-def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
+def timeline_figure(snapshot: Snapshot) -> tuple[Figure, str] | None:
     """Every milestone by due date, one row per rule (recurring visits share a row).
 
     The axis spans the case's active period, from the report to its last milestone. Windows are
@@ -183,7 +174,7 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     milestones. Every label is kept inside the figure. Made under the caller's matplotlib
     settings: `timeline_svg` draws it with the charts' own (`_RC`). None without milestones.
     """
-    milestones = [m for m in snapshot.get("milestones") or [] if m.get("due")]
+    milestones = list(snapshot.milestones)
     if not milestones:
         return None
 
@@ -195,34 +186,35 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     def _num(day: date) -> float:
         return float(mdates.date2num(day))  # type: ignore[no-untyped-call]
 
-    milestones.sort(key=lambda m: (m["due"], m.get("id") or ""))
+    def _row_key(m: MilestoneRow) -> str:
+        return m.rule or m.id or m.title  # recurring visits share their rule's row
+
+    milestones.sort(key=lambda m: (m.due, m.id))
     rows: dict[str, int] = {}
     row_titles: list[str] = []
     row_statutory: list[bool] = []
     for m in milestones:
-        key = m.get("rule") or m.get("id") or m["title"]
+        key = _row_key(m)
         if key not in rows:
             rows[key] = len(rows)
-            row_titles.append(_row_label(m.get("title") or key))
-            row_statutory.append(m.get("kind") == "statutory")
-        elif m.get("kind") == "statutory":
+            row_titles.append(_row_label(m.title or key))
+            row_statutory.append(m.kind == "statutory")
+        elif m.kind == "statutory":
             row_statutory[rows[key]] = True
 
-    as_of = _date(snapshot.get("as_of"))
+    as_of = snapshot.as_of
     # The case's active period: from the report to its last milestone. Not to `as_of`: a pack
     # of a case long past (a seed council seen today) would otherwise span decades, its marks
     # crowded at one end. An `as_of` outside the period is said at the edge instead.
-    all_days = [_date(m["due"]) for m in milestones]
-    all_days += [_date(m.get("window_start")) for m in milestones]
-    all_days += [_date(m.get("actual")) for m in milestones]
-    all_days.append(_anchor(snapshot))
+    all_days: list[date | None] = [m.due for m in milestones]
+    all_days += [m.window_start for m in milestones]
+    all_days += [m.actual for m in milestones]
+    all_days.append(snapshot.inspection.anchor.date)  # the day the clock runs from
     days = [d for d in all_days if d is not None]
     first, last = min(days), max(days)
 
     n_rows = len(rows)
-    statuses = {
-        m.get("status") if m.get("status") in _STATUS_STYLE else "upcoming" for m in milestones
-    }
+    statuses = {m.status if m.status in _STATUS_STYLE else "upcoming" for m in milestones}
     legend_rows = -(-(len(statuses) + 3) // 3)  # statuses, due tick, window, as-of; 3 a row
     bottom_in = 0.5 + 0.16 * legend_rows
     height = 0.3 + bottom_in + 0.3 * n_rows
@@ -243,11 +235,9 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     due_ticks: tuple[list[float], list[int]] = ([], [])
     has_window = False
     for i, m in enumerate(milestones):
-        row = rows[m.get("rule") or m.get("id") or m["title"]]
-        due = date.fromisoformat(m["due"])
-        start = _date(m.get("window_start"))
-        actual = _date(m.get("actual"))
-        status = m.get("status") or "upcoming"
+        row = rows[_row_key(m)]
+        due, start, actual = m.due, m.window_start, m.actual
+        status: str = m.status
         if status not in _STATUS_STYLE:
             status = "upcoming"
         if start and start < due:
@@ -303,7 +293,7 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     low, high = _num(first) - pad, _num(last) + pad
     ax.set_xlim(low, high)
     as_of_inside = as_of is not None and low <= _num(as_of) <= high
-    if as_of is not None and as_of_inside:
+    if as_of_inside:
         x = _num(as_of)
         ax.axvline(x, color="#0b0c0c", linestyle="--", linewidth=1.0, zorder=5, gid="tl-today")
         # Centred over the line, or flush with the axes near either end, so that the label
@@ -368,7 +358,7 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
                     label=label,
                 )
             )
-    if any(m.get("actual") and m.get("status") in ("met", "missed", "waived") for m in milestones):
+    if any(m.actual and m.status in ("met", "missed", "waived") for m in milestones):
         handles.append(
             Line2D(
                 [],
@@ -397,22 +387,21 @@ def timeline_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     return fig, title
 
 
-def themes_in_plan_order(snapshot: dict[str, Any]) -> dict[str, dict[str, int]]:
+def themes_in_plan_order(snapshot: Snapshot) -> dict[str, RagCounts]:
     """`rag_by_theme` in the order of the plan: by the first recommendation each theme serves,
     then by name. An archived snapshot is written with sorted keys, so the JSON's own order is
     not the plan's; this gives a remade pack the same order as the first."""
-    by_theme: dict[str, dict[str, int]] = snapshot.get("rag_by_theme") or {}
+    by_theme = snapshot.rag_by_theme
     first: dict[str, float] = {}
-    for action in snapshot.get("actions") or []:
-        number = action.get("recommendation")
-        theme = action.get("theme")
-        if theme in by_theme and isinstance(number, int):
+    for action in snapshot.actions:
+        number, theme = action.recommendation, action.theme
+        if theme in by_theme and number is not None:
             first[theme] = min(first.get(theme, float("inf")), number)
     order = sorted(by_theme, key=lambda t: (first.get(t, float("inf")), t.casefold()))
     return {theme: by_theme[theme] for theme in order}
 
 
-def rag_chart_svg(snapshot: dict[str, Any]) -> str:
+def rag_chart_svg(snapshot: Snapshot) -> str:
     """The action plan's RAG chart as SVG text (see `rag_chart_figure`)."""
     mpl = _mpl()
     with mpl.rc_context(_RAG_RC):
@@ -422,12 +411,12 @@ def rag_chart_svg(snapshot: dict[str, Any]) -> str:
         return _to_svg(drawn[0], drawn[1], "rag-chart")
 
 
-def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
+def rag_chart_figure(snapshot: Snapshot) -> tuple[Figure, str] | None:
     """Action-plan RAG ratings by theme as stacked horizontal bars, each segment labelled with
     its count; a hatch pattern as well as a colour tells the ratings apart. Made under the
     caller's matplotlib settings (`rag_chart_svg` uses `_RAG_RC`); None with nothing rated."""
     by_theme = themes_in_plan_order(snapshot)
-    themes = [(t, c) for t, c in by_theme.items() if sum(int(c.get(k) or 0) for k in RAG_COLOURS)]
+    themes = [(t, c) for t, c in by_theme.items() if c.total]
     if not themes:
         return None
 
@@ -436,7 +425,7 @@ def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
 
     n = len(themes)
     height = 0.7 + 0.32 * n
-    totals = {k: sum(int(c.get(k) or 0) for _, c in themes) for k in RAG_COLOURS}
+    totals = {k: sum(c.count(k) for _, c in themes) for k in RAG_COLOURS}
     title = "Action plan RAG ratings by theme: " + ", ".join(
         f"{RAG_LABELS[k]} {v}" for k, v in totals.items()
     )
@@ -450,7 +439,7 @@ def rag_chart_figure(snapshot: dict[str, Any]) -> tuple[Figure, str] | None:
     for row, (_theme, counts) in enumerate(themes):
         left = 0
         for key, colour in RAG_COLOURS.items():
-            value = int(counts.get(key) or 0)
+            value = counts.count(key)
             if not value:
                 continue
             ax.barh(

@@ -1,20 +1,22 @@
 """Snapshot -> board pack: one self-contained HTML document, and a PDF made from it.
 
-The renderer is a pure function of the snapshot: it never reads the clock (`as_of` and
-`generated_at` come from the snapshot), the database or the network, so the same snapshot gives
-the same HTML byte for byte. Jinja2 autoescaping is on for every template, because council data
-may contain "<" or "&". Dates are shown as "Monday 11 December 2017" (`dates.long_date`).
+The renderer is a pure function of the snapshot (a typed `snapshot.Snapshot`): it never reads
+the clock (`as_of` and `generated_at` come from the snapshot), the database or the network, so
+the same snapshot gives the same HTML byte for byte. Jinja2 autoescaping is on for every
+template, because council data may contain "<" or "&". Dates are shown as
+"Monday 11 December 2017" (`dates.long_date`).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import gc
 import html
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from statutory_clock.board_pack import charts
+from statutory_clock.board_pack.snapshot import ActionRow, MilestoneRow, MovedMilestone, Snapshot
 from statutory_clock.dates import long_date
 from statutory_clock.rules import framework_labels, judgement_labels
 
@@ -34,7 +37,6 @@ _SVG_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>")
 # a box for each run of it: a few percent of a pack with a long action plan.
 _TABLE_TAG = r"</?(?:table|caption|colgroup|col|thead|tbody|tfoot|tr|td|th)\b"
 _SPACE_BETWEEN_TABLE_TAGS = re.compile(rf"({_TABLE_TAG}[^<>]*>)\s+(?={_TABLE_TAG})")
-SUPPORTED_SCHEMAS = (1,)
 
 _JUDGEMENT_AREAS = {
     "overall": "Overall effectiveness",
@@ -73,25 +75,16 @@ class Section:
     number: int
 
 
-def _as_date(value: str | date | None) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
+def format_date(value: date | None, missing: str = "Not recorded") -> str:
+    """A date (or None) -> 'Monday 11 December 2017' (or `missing`)."""
+    return long_date(value) if value else missing
 
 
-def format_date(value: str | date | None, missing: str = "Not recorded") -> str:
-    """ISO date (or None) -> 'Monday 11 December 2017' (or `missing`)."""
-    day = _as_date(value)
-    return long_date(day) if day else missing
-
-
-def format_instant(value: str | None) -> str:
-    """ISO timestamp -> 'Thursday 7 December 2017 at 07:00' in UK local time."""
-    if not value:
+def format_instant(value: datetime | None) -> str:
+    """An instant -> 'Thursday 7 December 2017 at 07:00' in UK local time."""
+    if value is None:
         return "Not recorded"
-    moment = datetime.fromisoformat(value)
+    moment = value
     if moment.tzinfo is not None:
         # Without tzdata, keep the offset the timestamp was given with.
         with contextlib.suppress(ZoneInfoNotFoundError):
@@ -162,47 +155,84 @@ def working_days_phrase(days: int | None) -> str:
     return plural(days, "working day")
 
 
-def _ref(item: Any, milestones: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """A 'new' or 'completed' entry (an id, a title, or a dict) as {id, title, due, actual}."""
-    if isinstance(item, dict):
-        found = milestones.get(str(item.get("id")), {})
-        return {
-            "id": item.get("id"),
-            "title": item.get("title") or found.get("title") or item.get("id"),
-            "due": item.get("due") or found.get("due"),
-            "actual": item.get("actual") or found.get("actual"),
-        }
-    found = milestones.get(str(item), {})
-    return {
-        "id": item if found else None,
-        "title": found.get("title") or str(item),
-        "due": found.get("due"),
-        "actual": found.get("actual"),
-    }
+# -- what the template is given beyond the snapshot -------------------------------------------
 
 
-def _action_groups(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class MilestoneRef:
+    """A new or completed milestone in "what changed": the snapshot names it by title."""
+
+    id: str | None  # when the name is a milestone id of this pack
+    title: str
+    due: date | None
+    actual: date | None
+
+
+@dataclass(frozen=True)
+class RagChangeView:
+    recommendation: int | None
+    old: str | None
+    new: str | None
+    text: str  # the recommendation's text, "" when not known
+
+
+@dataclass(frozen=True)
+class ChangesView:
+    previous_version_date: date | None
+    new: tuple[MilestoneRef, ...]
+    moved: tuple[MovedMilestone, ...]
+    completed: tuple[MilestoneRef, ...]
+    rag_changes: tuple[RagChangeView, ...]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.new or self.moved or self.completed or self.rag_changes)
+
+
+@dataclass(frozen=True)
+class VisitView:
+    """A monitoring visit with its milestone's title and status."""
+
+    id: str
+    title: str | None
+    status: str | None
+    due: date
+    actual: date | None
+    findings: str | None
+
+
+@dataclass(frozen=True)
+class ActionGroup:
+    """One recommendation's heading and its items, in plan order."""
+
+    recommendation: int | None
+    text: str | None
+    theme: str
+    smt_lead: str | None
+    rows: tuple[ActionRow, ...]
+
+
+def _ref(name: str, milestones: Mapping[str, MilestoneRow]) -> MilestoneRef:
+    found = milestones.get(name)
+    if found is None:
+        return MilestoneRef(None, name, None, None)
+    return MilestoneRef(name, found.title, found.due, found.actual)
+
+
+def _action_groups(actions: Sequence[ActionRow]) -> list[ActionGroup]:
     """One heading row per recommendation, its items beneath in plan order, as in council
     appendices. Plans are often kept in date or owner order, so items of one recommendation
     are gathered rather than only consecutive ones; items with no recommendation come last."""
-    groups: dict[Any, dict[str, Any]] = {}
+    rows: dict[int | None, list[ActionRow]] = {}
     for action in actions:
-        key = action.get("recommendation")
-        if key not in groups:
-            groups[key] = {
-                "recommendation": action.get("recommendation"),
-                "text": action.get("recommendation_text"),
-                "theme": action.get("theme"),
-                "smt_lead": action.get("smt_lead"),
-                "rows": [],
-            }
-        groups[key]["rows"].append(action)
-
-    def order(group: dict[str, Any]) -> tuple[bool, Any]:
-        number = group["recommendation"]
-        return (number is None, number or 0)
-
-    return sorted(groups.values(), key=order)  # sorted() is stable: first-seen order otherwise
+        rows.setdefault(action.recommendation, []).append(action)
+    groups = [
+        ActionGroup(number, items[0].recommendation_text, items[0].theme, items[0].smt_lead,
+                    tuple(items))
+        for number, items in rows.items()
+    ]  # fmt: skip
+    # sorted() is stable: first-seen order otherwise
+    return sorted(groups, key=lambda g: (g.recommendation is None, g.recommendation or 0))
 
 
 @dataclass(frozen=True)
@@ -213,15 +243,12 @@ class PackIdentity:
     footer: str  # "Monthly pack for November 2026", "Board meeting Thursday 14 December 2017"
 
 
-def pack_identity(
-    meeting: str | date | None, start: str | date | None, end: str | date | None
-) -> PackIdentity:
+def pack_identity(meeting: date | None, first: date | None, last: date | None) -> PackIdentity:
     """A pack for a meeting names the meeting; without one, a pack covering one whole calendar
     month is that month's monthly pack; any other (an ad hoc pack) names the days it covers.
     Never "Not set": a pack with no meeting on file is not a pack for an unknown meeting."""
-    meeting_day, first, last = _as_date(meeting), _as_date(start), _as_date(end)
-    if meeting_day is not None:
-        when = long_date(meeting_day)
+    if meeting is not None:
+        when = long_date(meeting)
         return PackIdentity(f"Pack for the board meeting on {when}", f"Board meeting {when}")
     if first is not None and last is not None:
         month_end = date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(1)
@@ -235,34 +262,22 @@ def pack_identity(
 
 @dataclass(frozen=True)
 class HeadlineFacts:
-    """What the headline says beside its counts, all derived from the snapshot's milestones."""
+    """What the headline says beside its counts, derived from the snapshot's milestones."""
 
-    oldest_overdue: dict[str, Any] | None  # the council's longest-overdue item
-    next_item: dict[str, Any] | None  # the next open item of any kind, due on or after as_of
-    not_recorded_count: int
+    oldest_overdue: MilestoneRow | None  # the council's longest-overdue item
+    next_item: MilestoneRow | None  # the next open item of any kind, due on or after as_of
 
 
-def headline_facts(milestones: list[dict[str, Any]], as_of: date | None) -> HeadlineFacts:
-    def due(m: dict[str, Any]) -> date:
-        return _as_date(m.get("due")) or date.max
-
-    overdue = sorted((m for m in milestones if m.get("status") == "overdue"), key=due)
+def headline_facts(milestones: Sequence[MilestoneRow], as_of: date) -> HeadlineFacts:
+    overdue = sorted((m for m in milestones if m.status == "overdue"), key=lambda m: m.due)
     ahead = sorted(
-        (
-            m
-            for m in milestones
-            if m.get("status") in ("upcoming", "due") and (as_of is None or due(m) >= as_of)
-        ),
-        key=due,
+        (m for m in milestones if m.status in ("upcoming", "due") and m.due >= as_of),
+        key=lambda m: m.due,
     )
-    return HeadlineFacts(
-        overdue[0] if overdue else None,
-        ahead[0] if ahead else None,
-        sum(1 for m in milestones if m.get("status") == "not_recorded"),
-    )
+    return HeadlineFacts(overdue[0] if overdue else None, ahead[0] if ahead else None)
 
 
-def _sections(snapshot: dict[str, Any]) -> list[Section]:
+def _sections(snapshot: Snapshot) -> list[Section]:
     titles = [
         ("headline", "Headline status"),
         ("timeline", "Statutory timeline"),
@@ -273,156 +288,93 @@ def _sections(snapshot: dict[str, Any]) -> list[Section]:
         ("intervention", "DfE intervention"),
         ("appendix", "Appendix: rules and sources"),
     ]
-    if not snapshot.get("intervention"):
+    if snapshot.intervention is None:
         titles = [t for t in titles if t[0] != "intervention"]
     return [Section(anchor, title, n) for n, (anchor, title) in enumerate(titles, start=1)]
 
 
-_REQUIRED = ("council", "board", "period", "as_of", "generated_at", "version")
-_MILESTONE_KEYS = (
-    "id", "title", "due", "window_start", "actual", "status", "rule", "source", "basis",
-    "confidence", "kind", "owner", "reason", "party",
-)  # fmt: skip
-_ACTION_KEYS = (
-    "recommendation", "recommendation_text", "theme", "required_outcome", "lead_officer",
-    "key_tasks", "progress", "target_date", "status", "smt_lead",
-)  # fmt: skip
-
-
-def _complete(items: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Copies of the dicts with every optional key present (None when absent)."""
-    return [{**dict.fromkeys(keys), **item} for item in items or []]
-
-
-def _one(item: Any, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {**dict.fromkeys(keys), **(item or {})}
-
-
-def build_context(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Everything the template needs, derived from the snapshot without changing it.
-
-    Raises ValueError for an unknown schema or a missing required top-level key. Optional keys
-    of milestones, actions and visits may be absent; they are treated as null.
-    """
-    schema = snapshot.get("schema")
-    if schema not in SUPPORTED_SCHEMAS:
-        raise ValueError(f"snapshot schema {schema!r} is not supported (expected 1)")
-    missing = [key for key in _REQUIRED if key not in snapshot]
-    if missing:
-        raise ValueError(f"snapshot is missing required keys: {', '.join(missing)}")
-    milestones = _complete(snapshot.get("milestones"), _MILESTONE_KEYS)
-    by_id = {str(m.get("id")): m for m in milestones}
-    actions = _complete(snapshot.get("actions"), _ACTION_KEYS)
-    for action in actions:
-        action["progress"] = _complete(action["progress"], ("date", "note"))
-    by_recommendation: dict[Any, str] = {}
-    for action in actions:
-        by_recommendation.setdefault(
-            action.get("recommendation"), action.get("recommendation_text") or ""
-        )
-    changes = snapshot.get("changes_since_previous") or {}
-    change_view = {
-        "previous_version_date": changes.get("previous_version_date"),
-        "new": [_ref(i, by_id) for i in changes.get("new") or []],
-        "moved": _complete(changes.get("moved"), ("id", "title", "old_due", "new_due")),
-        "completed": [_ref(i, by_id) for i in changes.get("completed") or []],
-        "rag_changes": [
-            {**c, "text": by_recommendation.get(c.get("recommendation"), "")}
-            for c in _complete(changes.get("rag_changes"), ("recommendation", "old", "new"))
-        ],
-    }
-    change_view["any"] = any(change_view[k] for k in ("new", "moved", "completed", "rag_changes"))
-    visits = [
-        {
-            **v,
-            "title": (by_id.get(str(v.get("id"))) or {}).get("title") or v.get("title"),
-            "status": (by_id.get(str(v.get("id"))) or {}).get("status") or v.get("status"),
-        }
-        for v in _complete(snapshot.get("monitoring_visits"), ("id", "due", "actual", "findings"))
-    ]
-    rag_totals = {key: 0 for key in charts.RAG_COLOURS}
-    rag_totals.update({k: int(v or 0) for k, v in (snapshot.get("rag_totals") or {}).items()})
-    intervention = snapshot.get("intervention")
-    if intervention:
-        intervention = _one(
-            intervention,
-            ("direction", "commissioner", "independent_chair", "adviser", "status_text"),
-        )
-    inspection = snapshot.get("inspection")
-    if inspection:
-        inspection = _one(
-            inspection,
-            ("framework", "title", "published", "received", "judgements", "lscb_review"),
-        )
-        # Overall effectiveness first, then the areas in the report's order (an archived
-        # snapshot's keys are sorted, so its own order is not the report's).
-        areas = list(_JUDGEMENT_AREAS)
-        inspection["judgements"] = dict(
-            sorted(
-                (inspection["judgements"] or {}).items(),
-                key=lambda item: areas.index(item[0]) if item[0] in areas else len(areas),
+def build_context(snapshot: Snapshot) -> dict[str, Any]:
+    """Everything the template needs, derived from the snapshot (which is never changed)."""
+    milestones = snapshot.milestones
+    by_id = {m.id: m for m in milestones}
+    by_recommendation: dict[int | None, str] = {}
+    for action in snapshot.actions:
+        by_recommendation.setdefault(action.recommendation, action.recommendation_text or "")
+    changes = snapshot.changes_since_previous
+    change_view = ChangesView(
+        previous_version_date=changes.previous_version_date,
+        new=tuple(_ref(title, by_id) for title in changes.new),
+        moved=changes.moved,
+        completed=tuple(_ref(title, by_id) for title in changes.completed),
+        rag_changes=tuple(
+            RagChangeView(
+                c.recommendation, c.old, c.new, by_recommendation.get(c.recommendation, "")
+            )
+            for c in changes.rag_changes
+        ),
+    )
+    visits = []
+    for v in snapshot.monitoring_visits:
+        found = by_id.get(v.id)
+        visits.append(
+            VisitView(
+                v.id,
+                found.title if found else None,
+                found.status if found else None,
+                v.due,
+                v.actual,
+                v.findings,
             )
         )
-        inspection["anchor"] = _one(
-            inspection.get("anchor") or {"date": inspection["published"], "kind": "publication"},
-            ("date", "kind"),
-        )
-    headline = _one(
-        snapshot.get("headline"),
-        ("next_deadline", "overdue_count", "missed_count", "met_count", "upcoming_count"),
+    # Overall effectiveness first, then the areas in the report's order (an archived snapshot's
+    # keys are sorted, so its own order is not the report's).
+    areas = list(_JUDGEMENT_AREAS)
+    inspection = dataclasses.replace(
+        snapshot.inspection,
+        judgements=dict(
+            sorted(
+                snapshot.inspection.judgements.items(),
+                key=lambda item: areas.index(item[0]) if item[0] in areas else len(areas),
+            )
+        ),
     )
-    if headline["next_deadline"]:
-        headline["next_deadline"] = _one(
-            headline["next_deadline"], ("id", "title", "due", "working_days_left")
-        )
     sections = _sections(snapshot)
-    period = _one(snapshot.get("period"), ("start", "end", "label"))
-    board = _one(snapshot.get("board"), ("name", "chair", "meeting_date", "cadence"))
-    facts = headline_facts(milestones, _as_date(snapshot.get("as_of")))
-    if headline.get("not_recorded_count") is None:
-        headline["not_recorded_count"] = facts.not_recorded_count
-    intervention_milestones = [
-        m for m in milestones if str(m.get("rule") or "").startswith("dfe_intervention.")
-    ]
+    facts = headline_facts(milestones, snapshot.as_of)
+    rag_by_theme = charts.themes_in_plan_order(snapshot)
     return {
         "s": snapshot,
-        "council": _one(snapshot.get("council"), ("name", "dfe_code")),
-        "board": board,
-        "period": period,
-        "pack": pack_identity(board["meeting_date"], period["start"], period["end"]),
+        "council": snapshot.council,
+        "board": snapshot.board,
+        "period": snapshot.period,
+        "pack": pack_identity(
+            snapshot.board.meeting_date, snapshot.period.start, snapshot.period.end
+        ),
         "inspection": inspection,
-        "headline": headline,
+        "headline": snapshot.headline,
         "oldest_overdue": facts.oldest_overdue,
         "next_item": facts.next_item,
-        "to_record": [m for m in milestones if m.get("status") == "not_recorded"],
-        "judgement_history": _complete(
-            snapshot.get("judgement_history"), ("published", "framework", "overall")
-        ),
+        "to_record": [m for m in milestones if m.status == "not_recorded"],
+        "judgement_history": snapshot.judgement_history,
         "milestones": milestones,
-        "next_90_days": _complete(snapshot.get("next_90_days"), _MILESTONE_KEYS),
-        "overdue_and_missed": _complete(snapshot.get("overdue_and_missed"), _MILESTONE_KEYS),
-        "action_groups": _action_groups(actions),
-        "action_count": len(actions),
-        "rag_by_theme": charts.themes_in_plan_order(snapshot),
-        "rag_totals": rag_totals,
+        "next_90_days": snapshot.next_90_days,
+        "overdue_and_missed": snapshot.overdue_and_missed,
+        "action_groups": _action_groups(snapshot.actions),
+        "action_count": len(snapshot.actions),
+        "rag_by_theme": rag_by_theme,
+        "rag_totals": snapshot.rag_totals,
         "rag_keys": list(charts.RAG_COLOURS),
         "changes": change_view,
         "monitoring_visits": visits,
-        "intervention": intervention,
-        "intervention_milestones": intervention_milestones,
-        "rules_appendix": _complete(
-            snapshot.get("rules_appendix"), ("rule", "title", "source", "confidence", "notes")
-        ),
+        "intervention": snapshot.intervention,
+        "intervention_milestones": [
+            m for m in milestones if m.rule.startswith("dfe_intervention.")
+        ],
+        "rules_appendix": snapshot.rules_appendix,
         "sections": {s.anchor: s for s in sections},
         "section_list": sections,
         "timeline_svg": charts.timeline_svg(snapshot) if milestones else None,
         "rag_svg": (
-            charts.rag_chart_svg(snapshot)
-            if any(
-                sum(int(v or 0) for v in c.values())
-                for c in (snapshot.get("rag_by_theme") or {}).values()
-            )
-            else None
+            charts.rag_chart_svg(snapshot) if any(c.total for c in rag_by_theme.values()) else None
         ),
     }
 
@@ -526,10 +478,10 @@ def _render_template(context: dict[str, Any], inline_charts: bool, inline_css: b
     return _environment().get_template("pack.html.j2").render(values)
 
 
-def render_html(snapshot: dict[str, Any]) -> str:
+def render_html(snapshot: Snapshot) -> str:
     """The whole pack as one self-contained HTML document (CSS inline, charts as inline SVG).
 
-    Also used as the email body. Raises ValueError for a snapshot schema it does not know.
+    Also used as the email body.
     """
     return _render_template(build_context(snapshot), inline_charts=True, inline_css=True)
 
@@ -550,7 +502,7 @@ def _fewer_collector_passes() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
+def render_pack(snapshot: Snapshot) -> RenderedPack:
     """The pack as HTML (`render_html`) and as an A4 PDF made by WeasyPrint from the same
     template and context, so both always say the same; the charts are drawn once.
 
@@ -562,7 +514,7 @@ def render_pack(snapshot: dict[str, Any]) -> RenderedPack:
         return _render_pack(snapshot)
 
 
-def _render_pack(snapshot: dict[str, Any]) -> RenderedPack:
+def _render_pack(snapshot: Snapshot) -> RenderedPack:
     import weasyprint
 
     context = build_context(snapshot)
@@ -588,6 +540,6 @@ def _render_pack(snapshot: dict[str, Any]) -> RenderedPack:
     return RenderedPack(html_pack, pdf)
 
 
-def render_pdf(snapshot: dict[str, Any]) -> bytes:
+def render_pdf(snapshot: Snapshot) -> bytes:
     """The pack as an A4 PDF (see `render_pack`)."""
     return render_pack(snapshot).pdf

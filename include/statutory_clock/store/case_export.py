@@ -9,8 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast, overload
 
+from statutory_clock.store.casefile_typing import (
+    ActionDict,
+    BoardDict,
+    CadenceChangeDict,
+    CaseFileDict,
+    ContactDict,
+    DayOrMonth,
+    EventDict,
+    InterventionDict,
+    LifecycleDict,
+    OtherReportingDict,
+    RecommendationDict,
+)
 from statutory_clock.store.models import (
     ActionItem,
     CaseEvent,
@@ -23,7 +36,7 @@ from statutory_clock.store.models import Recommendation as RecommendationRow
 from statutory_clock.store.reading import lifecycle_of
 
 
-def lifecycle_doc(case: Inspection) -> dict[str, Any] | None:
+def lifecycle_doc(case: Inspection) -> LifecycleDict | None:
     closing = lifecycle_of(case)
     if closing is None:
         return None
@@ -38,7 +51,9 @@ def lifecycle_doc(case: Inspection) -> dict[str, Any] | None:
 
 
 def case_fields(case: Inspection) -> dict[str, Any]:
-    """The inspection's own fields as the case file writes them."""
+    """The inspection's own fields as the case file writes them (the first ten keys of
+    :class:`~statutory_clock.store.casefile_typing.InspectionDict`), by name: an import compares
+    a file's fields with them one by one."""
     return {
         "framework": case.framework,
         "title": case.title,
@@ -61,15 +76,21 @@ CONTACT_FIELDS = {
 }
 
 
-def contact_doc(c: Contact) -> dict[str, Any]:
-    return {"name": c.name, **{f: getattr(c, attr) for f, attr in CONTACT_FIELDS.items()}}
+def contact_doc(c: Contact) -> ContactDict:
+    return {
+        "name": c.name,
+        "role": c.role,
+        "email": c.email,
+        "phone": c.phone,
+        "escalation_to": c.escalation_contact,
+    }
 
 
-def recommendation_doc(r: RecommendationRow) -> dict[str, Any]:
+def recommendation_doc(r: RecommendationRow) -> RecommendationDict:
     return {"number": r.number, "text": r.text, "timescale": r.timescale, "theme": r.theme}
 
 
-def action_doc(a: ActionItem) -> dict[str, Any]:
+def action_doc(a: ActionItem) -> ActionDict:
     return {
         "recommendation": a.recommendation,
         "current_strategy": a.current_strategy,
@@ -83,13 +104,13 @@ def action_doc(a: ActionItem) -> dict[str, Any]:
     }
 
 
-def event_doc(e: CaseEvent) -> dict[str, Any]:
-    item: dict[str, Any] = {"milestone": e.milestone}
+def event_doc(e: CaseEvent) -> EventDict:
+    item: EventDict  # in the canonical order: milestone, date or month, note, recorded_by
     if e.precision == "month" and e.date is not None:
-        item["month"] = f"{e.date.year:04d}-{e.date.month:02d}"
+        month = f"{e.date.year:04d}-{e.date.month:02d}"
+        item = {"milestone": e.milestone, "month": month, "note": e.note}
     else:
-        item["date"] = e.date
-    item["note"] = e.note
+        item = {"milestone": e.milestone, "date": e.date, "note": e.note}
     if e.recorded_by:
         item["recorded_by"] = e.recorded_by
     return item
@@ -105,20 +126,30 @@ INTERVENTION_FIELDS = (
 )
 
 
-def intervention_doc(iv: Intervention | None) -> dict[str, Any] | None:
-    return None if iv is None else {name: getattr(iv, name) for name in INTERVENTION_FIELDS}
+def intervention_doc(iv: Intervention | None) -> InterventionDict | None:
+    if iv is None:
+        return None
+    return {
+        "direction": iv.direction,
+        "commissioner": iv.commissioner,
+        "independent_chair": iv.independent_chair,
+        "adviser": iv.adviser,
+        "reviews": iv.reviews,
+        "notes": iv.notes,
+    }
 
 
-def board_doc(board: ImprovementBoard | None) -> dict[str, Any] | None:
+def board_doc(board: ImprovementBoard | None) -> BoardDict | None:
     if board is None:
         return None
     return {
         "name": board.name,
         "chair": board.chair,
         "cadence": board.cadence,
-        "cadence_changes": _from_jsonable(board.cadence_changes),
+        # JSON columns, as the import stored them (dates as {"date": ...}: see jsonable).
+        "cadence_changes": cast("list[CadenceChangeDict]", _from_jsonable(board.cadence_changes)),
         "meetings": [month_or_day(m.date, m.precision) for m in board.meetings],
-        "other_reporting": list(board.other_reporting),
+        "other_reporting": cast("list[OtherReportingDict]", list(board.other_reporting)),
         "distribution": list(board.distribution),
     }
 
@@ -143,26 +174,40 @@ def _from_jsonable(value: Any) -> Any:
     return value
 
 
-def month_or_day(value: date | None, precision: str) -> Any:
+@overload
+def month_or_day(value: date, precision: str) -> DayOrMonth: ...
+@overload
+def month_or_day(value: date | None, precision: str) -> DayOrMonth | None: ...
+def month_or_day(value: date | None, precision: str) -> DayOrMonth | None:
     if value is None:
         return None
     return {"month": f"{value.year:04d}-{value.month:02d}"} if precision == "month" else value
 
 
-def export_case(case: Inspection) -> dict[str, Any]:
+def export_case(case: Inspection) -> CaseFileDict:
     """The case as a canonical case-file document (see casefile.normalise)."""
     la = case.local_authority
-    events: dict[str, list[dict[str, Any]]] = {"actual": [], "planned": []}
+    events: dict[str, list[EventDict]] = {"actual": [], "planned": []}
     for e in case.events:
         events[e.kind].append(event_doc(e))
     owners = {m.milestone_id: m.owner for m in case.milestones if m.owner}
-    doc: dict[str, Any] = {
+    fields = case_fields(case)
+    doc: CaseFileDict = {
         "schema_version": 1,
         "key": case.key,
         "local_authority": {"name": la.name, "dfe_code": la.dfe_code},
         "contacts": [contact_doc(c) for c in case.contacts],
         "inspection": {
-            **case_fields(case),
+            "framework": fields["framework"],
+            "title": fields["title"],
+            "notified": fields["notified"],
+            "fieldwork_start": fields["fieldwork_start"],
+            "fieldwork_end": fields["fieldwork_end"],
+            "published": fields["published"],
+            "received": fields["received"],
+            "judgements": fields["judgements"],
+            "lscb_review": fields["lscb_review"],
+            "rounding": fields["rounding"],
             "recommendations": [recommendation_doc(r) for r in case.recommendations],
             "action_plan": [action_doc(a) for a in case.actions],
             "events": events["actual"],

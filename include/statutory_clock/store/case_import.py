@@ -30,6 +30,19 @@ from statutory_clock.store.case_export import (
     recommendation_doc,
 )
 from statutory_clock.store.casefile import day_of, precision_of
+from statutory_clock.store.casefile_typing import (
+    ActionDict,
+    AdjustmentDict,
+    BoardDict,
+    CaseFileDict,
+    ContactDict,
+    EventDict,
+    InterventionDict,
+    LifecycleDict,
+    LocalAuthorityDict,
+    ProgressDict,
+    RecommendationDict,
+)
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.lifecycle import CASE_CLOSED, CASE_REOPENED, set_lifecycle, supersede
 from statutory_clock.store.models import (
@@ -130,7 +143,7 @@ def _list_changes(
 
 
 def _authority_for(
-    session: Session, la_doc: Mapping[str, str], actor: str | Actor, key: str
+    session: Session, la_doc: LocalAuthorityDict, actor: str | Actor, key: str
 ) -> LocalAuthority:
     """The register's authority for the file's DfE code, added if new.
 
@@ -157,7 +170,7 @@ def _authority_for(
 
 def import_case(
     session: Session,
-    doc: Mapping[str, Any],
+    doc: CaseFileDict,
     actor: str | Actor,
     as_of: date,
     *,
@@ -282,7 +295,7 @@ def _audit_change(session: Session, actor: str | Actor, key: str, change: _Chang
     )
 
 
-def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthority) -> list[_Change]:
+def _apply_case_file(case: Inspection, doc: CaseFileDict, la: LocalAuthority) -> list[_Change]:
     """Make the case's own rows say what the file says; return every difference, in file order.
 
     Rows that do not change are not touched (a file that changes nothing writes nothing), and
@@ -305,7 +318,8 @@ def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthorit
     _apply_contacts(case, doc["contacts"], changes)
     ins = doc["inspection"]
     current = case_fields(case)
-    for name, value in ins.items():
+    by_name: Mapping[str, Any] = ins  # compared field by field, by name
+    for name, value in by_name.items():
         if name in current and not _same(current[name], value):
             changes.append(
                 _Change(
@@ -344,7 +358,7 @@ def _apply_case_file(case: Inspection, doc: Mapping[str, Any], la: LocalAuthorit
 
 
 def _apply_lifecycle(
-    case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
+    case: Inspection, wanted: LifecycleDict | None, changes: list[_Change]
 ) -> None:
     """A file may close or reopen its case, audited as ``statclock case close/reopen`` are."""
     current = lifecycle_doc(case)
@@ -382,7 +396,7 @@ def _apply_lifecycle(
 
 
 def _apply_contacts(
-    case: Inspection, contacts: Sequence[Mapping[str, Any]], changes: list[_Change]
+    case: Inspection, contacts: Sequence[ContactDict], changes: list[_Change]
 ) -> None:
     """Contacts are matched by name (unique within a case)."""
     wanted = [c["name"] for c in contacts]
@@ -401,10 +415,11 @@ def _apply_contacts(
             )
         )
         case.contacts.remove(gone)
-    by_name = {c.name: c for c in case.contacts}
+    rows_by_name = {c.name: c for c in case.contacts}
     kept = [c.name for c in case.contacts]
-    for c in contacts:
-        row = by_name.get(c["name"])
+    for contact in contacts:
+        c: Mapping[str, Any] = contact  # its fields are compared by name (CONTACT_FIELDS)
+        row = rows_by_name.get(c["name"])
         if row is None:
             row = Contact(name=c["name"], position=0)
             for f, attr in CONTACT_FIELDS.items():
@@ -434,7 +449,7 @@ def _apply_contacts(
 
 
 def _apply_recommendations(
-    case: Inspection, recommendations: Sequence[Mapping[str, Any]], changes: list[_Change]
+    case: Inspection, recommendations: Sequence[RecommendationDict], changes: list[_Change]
 ) -> None:
     """Recommendations are matched by number (the casefile checks that each is unique)."""
     wanted = {r["number"]: r for r in recommendations}
@@ -492,7 +507,7 @@ _ACTION_FIELDS = (
 )
 
 
-def _progress_text(p: Mapping[str, Any]) -> str:
+def _progress_text(p: ProgressDict) -> str:
     """A progress note as ``update_action`` audits it: "YYYY-MM-DD: note"."""
     day = p["date"]
     return f"{day.isoformat()}: {p['note']}" if day is not None else str(p["note"])
@@ -506,12 +521,11 @@ def _set_action_field(row: ActionItem, name: str, value: Any) -> None:
         setattr(row, name, value)
 
 
-def _apply_actions(
-    case: Inspection, plan: Sequence[Mapping[str, Any]], changes: list[_Change]
-) -> None:
+def _apply_actions(case: Inspection, plan: Sequence[ActionDict], changes: list[_Change]) -> None:
     """Actions are matched by row number, as ``statclock action update`` names them."""
     rows = list(case.actions)
-    for position, a in enumerate(plan, start=1):
+    for position, item in enumerate(plan, start=1):
+        a: Mapping[str, Any] = item  # its fields are compared by name (_ACTION_FIELDS)
         entity = f"action {position}"
         if position > len(rows):
             row = ActionItem(position=position, target_precision="day")
@@ -525,7 +539,7 @@ def _apply_actions(
             changes.append(_Change("action added", entity, None, None, _canon(dict(a))))
             continue
         row = rows[position - 1]
-        current = action_doc(row)
+        current: Mapping[str, Any] = action_doc(row)
         for name in _ACTION_FIELDS:
             if not _same(current[name], a[name]):
                 action = "action status changed" if name == "status" else "action changed"
@@ -577,11 +591,11 @@ def _apply_actions(
         case.actions.remove(row)
 
 
-def _event_when(item: Mapping[str, Any]) -> object:
+def _event_when(item: EventDict) -> object:
     return item["month"] if "month" in item else item.get("date")
 
 
-def _set_event(row: CaseEvent, item: Mapping[str, Any]) -> None:
+def _set_event(row: CaseEvent, item: EventDict) -> None:
     if "month" in item:
         row.date, row.precision = day_of({"month": item["month"]}), "month"
     else:
@@ -606,8 +620,8 @@ _EVENT_WORDS = {
 
 def _apply_events(
     case: Inspection,
-    actual: Sequence[Mapping[str, Any]],
-    planned: Sequence[Mapping[str, Any]],
+    actual: Sequence[EventDict],
+    planned: Sequence[EventDict],
     changes: list[_Change],
 ) -> None:
     """Events are matched by kind and milestone (the first recorded with the first in the
@@ -696,11 +710,12 @@ def _apply_events(
 
 
 def _apply_intervention(
-    case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
+    case: Inspection, wanted: InterventionDict | None, changes: list[_Change]
 ) -> None:
     current = intervention_doc(case.intervention)
     if current is None and wanted is None:
         return
+    by_name: Mapping[str, Any] = wanted or {}  # compared field by field (INTERVENTION_FIELDS)
     if wanted is None:
         changes.append(
             _Change(
@@ -717,16 +732,15 @@ def _apply_intervention(
         changes.append(
             _Change("intervention added", "intervention", None, None, _canon(dict(wanted)))
         )
-        case.intervention = Intervention(**{n: wanted[n] for n in INTERVENTION_FIELDS})
+        case.intervention = Intervention(**{n: by_name[n] for n in INTERVENTION_FIELDS})
     else:
+        was: Mapping[str, Any] = current
         for name in INTERVENTION_FIELDS:
-            if current[name] != wanted[name]:
+            if was[name] != by_name[name]:
                 changes.append(
-                    _Change(
-                        "intervention changed", "intervention", name, current[name], wanted[name]
-                    )
+                    _Change("intervention changed", "intervention", name, was[name], by_name[name])
                 )
-                setattr(case.intervention, name, wanted[name])
+                setattr(case.intervention, name, by_name[name])
 
 
 def _meetings(values: Sequence[Any]) -> list[BoardMeeting]:
@@ -736,9 +750,7 @@ def _meetings(values: Sequence[Any]) -> list[BoardMeeting]:
     ]
 
 
-def _apply_board(
-    case: Inspection, wanted: Mapping[str, Any] | None, changes: list[_Change]
-) -> None:
+def _apply_board(case: Inspection, wanted: BoardDict | None, changes: list[_Change]) -> None:
     current = board_doc(case.board)
     if current is None and wanted is None:
         return
@@ -761,21 +773,23 @@ def _apply_board(
         )
         return
     board = case.board
+    was: Mapping[str, Any] = current  # compared field by field, by name
+    now: Mapping[str, Any] = wanted
     for name in ("name", "chair", "cadence"):
-        if current[name] != wanted[name]:
-            changes.append(_Change("board changed", "board", name, current[name], wanted[name]))
-            setattr(board, name, wanted[name])
+        if was[name] != now[name]:
+            changes.append(_Change("board changed", "board", name, was[name], now[name]))
+            setattr(board, name, now[name])
     for name in ("cadence_changes", "meetings", "other_reporting", "distribution"):
-        if _same(current[name], wanted[name]):
+        if _same(was[name], now[name]):
             continue
-        changes += _list_changes("board changed", "board", name, current[name], wanted[name])
+        changes += _list_changes("board changed", "board", name, was[name], now[name])
         if name == "meetings":
             board.meetings = _meetings(wanted["meetings"])
             continue
         if name == "cadence_changes":
             board.cadence_changes = jsonable(wanted["cadence_changes"])
         else:
-            setattr(board, name, list(wanted[name]))
+            setattr(board, name, list(now[name]))
         flag_modified(board, name)  # a JSON column: a new order alone is a change too
 
 
@@ -792,7 +806,7 @@ def _apply_owners(case: Inspection, owners: Mapping[str, str]) -> list[_Change]:
     return changes
 
 
-def _wanted_adjustments(items: Sequence[Mapping[str, Any]]) -> dict[str, _Adjustment]:
+def _wanted_adjustments(items: Sequence[AdjustmentDict]) -> dict[str, _Adjustment]:
     wanted: dict[str, _Adjustment] = {}
     for a in items:
         if a["milestone"] in wanted:

@@ -24,7 +24,7 @@ from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import yaml
 
@@ -38,6 +38,7 @@ from statutory_clock.inputs import (
     shown,
 )
 from statutory_clock.rules import default_rounding, load_rulebooks
+from statutory_clock.store.casefile_typing import CaseFileDict, EventDict, LifecycleDict
 
 SCHEMA_VERSION = 1
 
@@ -315,7 +316,7 @@ def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str |
     return path
 
 
-def parse_case_text(text: str, source: str) -> dict[str, Any]:
+def parse_case_text(text: str, source: str) -> CaseFileDict:
     """Validate a case file's text and return its canonical (normalised) document."""
     if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise CaseFileError(
@@ -335,7 +336,7 @@ def parse_case_text(text: str, source: str) -> dict[str, Any]:
 
 def parse_case_data(
     raw: Mapping[str, Any], source: str, root: yaml.Node | None = None
-) -> dict[str, Any]:
+) -> CaseFileDict:
     """Validate a case document given as data (a form, an API call, or parsed YAML).
 
     ``root`` is the YAML node tree when the data came from a file, for line numbers. The
@@ -400,7 +401,7 @@ def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: st
         refuse("closed_on", f"{on.isoformat()} is before the report ({published.isoformat()})")
 
 
-def load_case_file(path: Path) -> dict[str, Any]:
+def load_case_file(path: Path) -> CaseFileDict:
     try:
         with path.open("rb") as stream:
             # Read one byte past the cap, never the whole of whatever the path names
@@ -430,22 +431,21 @@ def load_case_file(path: Path) -> dict[str, Any]:
                 f"no key given and the file name {shown(key)} "
                 "is not usable as one (lower-case letters, digits, hyphens)",
             )
-        doc = {
-            "schema_version": doc["schema_version"],
-            "key": key,
-            **{k: v for k, v in doc.items() if k != "schema_version"},
-        }
+        # The key second, where the canonical form has it.
+        keyed = {"schema_version": doc["schema_version"], "key": key}
+        keyed.update((k, v) for k, v in doc.items() if k != "schema_version")
+        doc = cast("CaseFileDict", keyed)
     return doc
 
 
-def _check_semantics(doc: dict[str, Any], root: yaml.Node | None, source: str) -> None:
+def _check_semantics(doc: CaseFileDict, root: yaml.Node | None, source: str) -> None:
     """Checks the schema cannot express: the rulebooks' scales and cross-references."""
     inspection = doc["inspection"]
     book = load_rulebooks()[inspection["framework"]]
     for area, grade in inspection["judgements"].items():
         if grade not in book.judgement_scale:
             scale = ", ".join(book.judgement_scale) or "none: this framework gives no grades"
-            path = ["inspection", "judgements", area]
+            path: list[str | int] = ["inspection", "judgements", area]
             raise CaseFileError(
                 source,
                 _line_of(root, path),
@@ -538,20 +538,28 @@ def _d(value: Any) -> Any:
     return value
 
 
-def _event(raw: Mapping[str, Any]) -> dict[str, Any]:
-    event: dict[str, Any] = {"milestone": raw["milestone"]}
+def _event(raw: Mapping[str, Any]) -> EventDict:
+    # In the canonical order: milestone, date or month, note, recorded_by.
+    event: EventDict
     if "month" in raw:
-        event["month"] = raw["month"]
+        event = {"milestone": raw["milestone"], "month": raw["month"], "note": raw.get("note")}
     else:
-        event["date"] = _d(raw.get("date"))
-    event["note"] = raw.get("note")
+        event = {
+            "milestone": raw["milestone"],
+            "date": _d(raw.get("date")),
+            "note": raw.get("note"),
+        }
     if raw.get("recorded_by"):
         event["recorded_by"] = raw["recorded_by"]
     return event
 
 
-def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The canonical document: every key present, in a fixed order, defaults filled."""
+def normalise(raw: Mapping[str, Any]) -> CaseFileDict:
+    """The canonical document: every key present, in a fixed order, defaults filled.
+
+    ``raw`` has passed the schema and the input rules (``parse_case_data``), which is what lets
+    the result be typed as a :class:`~statutory_clock.store.casefile_typing.CaseFileDict`.
+    """
     la = raw["local_authority"]
     ins = raw["inspection"]
     doc: dict[str, Any] = {"schema_version": raw["schema_version"]}
@@ -654,10 +662,10 @@ def normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     doc["sources"] = [dict(s) for s in raw.get("sources") or []]
     doc["notes"] = raw.get("notes")
     doc["lifecycle"] = _lifecycle(raw.get("lifecycle"))
-    return doc
+    return cast("CaseFileDict", doc)
 
 
-def _lifecycle(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _lifecycle(raw: Mapping[str, Any] | None) -> LifecycleDict | None:
     """An open case's lifecycle is null; a closed one's has all six keys."""
     if raw is None or raw.get("state") != "closed":
         return None
@@ -686,7 +694,7 @@ def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_presenter)
 
 
-def dump_case_file(doc: Mapping[str, Any]) -> str:
+def dump_case_file(doc: CaseFileDict) -> str:
     """YAML text of a canonical document (stable: the same document gives the same bytes)."""
     header = "# statclock case file (schema_version 1). Dates: YYYY-MM-DD, or {month: YYYY-MM}.\n"
     body: str = yaml.dump(
