@@ -134,6 +134,7 @@ def _work(rounds: int, part: str) -> None:
 
     from statutory_clock.board_pack import charts, render, render_pack
     from statutory_clock.store import db, register
+    from statutory_clock.store.case_document import CaseDocument
 
     docs = [d for d in synthetic_portfolio(12) if d["key"].endswith("-2")]
     mix = {d["inspection"]["judgements"]["overall"]: d for d in docs}
@@ -143,7 +144,7 @@ def _work(rounds: int, part: str) -> None:
         engine = db.make_engine(url)
         with db.transaction(engine) as session:
             for doc in mix.values():
-                register.import_case(session, doc, "benchmark", AS_OF)
+                register.import_case(session, CaseDocument.from_dict(doc), "benchmark", AS_OF)
             snapshots = [_portfolio_snapshot(session, doc["key"]) for doc in mix.values()]
             inadequate = _portfolio_snapshot(session, mix["inadequate"]["key"])
         engine.dispose()
@@ -283,6 +284,7 @@ def main() -> None:
 
     from statutory_clock.board_pack.assemble import PackJob, make_pack
     from statutory_clock.store import db, register
+    from statutory_clock.store.case_document import CaseDocument
     from statutory_clock.store.casefile import load_case_file
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -311,7 +313,7 @@ def main() -> None:
         docs = [d for d in synthetic_portfolio(args.councils) if d["key"].endswith("-2")]
         with db.transaction(engine) as session:
             for doc in docs:
-                register.import_case(session, doc, "benchmark", AS_OF)
+                register.import_case(session, CaseDocument.from_dict(doc), "benchmark", AS_OF)
         engine.dispose()
         print(f"work per synthetic pack: {_calls_per_pack(engine, docs[0]['key']):,} Python calls")
         _print_instructions_per_pack()

@@ -98,6 +98,7 @@ def decision() -> None:
     from statutory_clock.calendar import default_calendar
     from statutory_clock.reminders import ReminderItem, decide_all, load_policy
     from statutory_clock.store import db, outbox, register
+    from statutory_clock.store.case_document import CaseDocument
 
     policy, cal = load_policy(), default_calendar()
     as_of = date(2024, 6, 3)
@@ -135,7 +136,7 @@ def decision() -> None:
         engine = db.make_engine(url)
         with db.transaction(engine) as session:
             for doc in synthetic_portfolio(270):  # about 10,000 milestones
-                register.import_case(session, doc, "benchmark", as_of)
+                register.import_case(session, CaseDocument.from_dict(doc), "benchmark", as_of)
         with db.transaction(engine) as session:
             from sqlalchemy import func, select
 

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from statutory_clock.store import db, register
+from statutory_clock.store.case_document import CaseDocument
 
 THEMES = ["help and protection", "children in care", "care leavers", "leadership", "LSCB"]
 
@@ -109,6 +110,7 @@ def synthetic_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
                     "board": None,
                     "sources": [],
                     "notes": None,
+                    "lifecycle": None,
                 }
             )
     return docs
@@ -121,7 +123,7 @@ def bench(url: str, docs: list[dict[str, Any]], label: str) -> None:
     started = time.perf_counter()
     with db.transaction(engine) as session:
         for doc in docs:
-            register.import_case(session, doc, "benchmark", as_of)
+            register.import_case(session, CaseDocument.from_dict(doc), "benchmark", as_of)
     imported = time.perf_counter() - started
     timings = []
     for day in (date(2024, 6, 4), date(2024, 6, 5), date(2024, 6, 6)):

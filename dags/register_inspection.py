@@ -166,7 +166,7 @@ def register_inspection() -> None:
                 f"Not registered: the database refused it ({first})"
             ) from None
         print(summary)
-        return str(doc["key"])
+        return doc.case_key
 
     register_case()
 

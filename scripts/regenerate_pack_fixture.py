@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,10 +169,8 @@ def generate() -> str:
     from statutory_clock.store import db, register
     from statutory_clock.store.casefile import load_case_file
 
-    doc = dict(load_case_file(CASE_FILE))
-    if doc.get("lifecycle") is not None:
-        doc["lifecycle"] = None  # open, as it was in 2017
-    on_file = {str(event["milestone"]) for event in doc["inspection"].get("events") or []}
+    doc = replace(load_case_file(CASE_FILE), lifecycle=None)  # open, as it was in 2017
+    on_file = {event.milestone for event in doc.inspection.events}
     with tempfile.TemporaryDirectory(prefix="statclock-fixture-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'register.db'}"
         db.upgrade(url)

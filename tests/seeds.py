@@ -7,18 +7,19 @@ then, open; this gives the same validated document without its lifecycle block.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile import dump_case_file, load_case_file
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "include" / "demo"
 SEED_FILES = sorted(DEMO_DIR.glob("*.yaml"))
 
 
-def seed_as_it_stood(path: Path) -> dict[str, Any]:
-    """The seed case file's document, open (``lifecycle`` null), as it was before its closing."""
-    return {**load_case_file(path), "lifecycle": None}
+def seed_as_it_stood(path: Path) -> CaseDocument:
+    """The seed case file's document, open (no lifecycle), as it was before its closing."""
+    return replace(load_case_file(path), lifecycle=None)
 
 
 def write_seeds_as_they_stood(folder: Path) -> Path:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from statutory_clock.dates import long_date, short_date
 from statutory_clock.inputs import (
@@ -33,7 +33,7 @@ from statutory_clock.inputs import (
 )
 
 if TYPE_CHECKING:  # the store is imported by each command, so `statclock --help` stays quick
-    from statutory_clock.store.casefile_typing import CaseFileDict
+    from statutory_clock.store.case_document import CaseDocument
     from statutory_clock.store.read_model import CaseView
 
 # include/demo beside the package in a checkout; STATCLOCK_DEMO_DIR elsewhere (e.g. an image).
@@ -348,7 +348,7 @@ def _db_upgrade(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _load_files(paths: list[Path]) -> list[CaseFileDict]:
+def _load_files(paths: list[Path]) -> list[CaseDocument]:
     from statutory_clock.store.casefile import CaseFileError, load_case_file
 
     docs = []
@@ -357,7 +357,7 @@ def _load_files(paths: list[Path]) -> list[CaseFileDict]:
             docs.append(load_case_file(path))
     except CaseFileError as exc:
         raise RegisterCommandError(str(exc)) from None
-    keys = [d["key"] for d in docs]
+    keys = [d.key for d in docs]
     for i, key in enumerate(keys):
         if key in keys[:i]:
             raise RegisterCommandError(
@@ -374,7 +374,7 @@ def _import(
 
 
 def _import_docs(
-    args: argparse.Namespace, docs: list[CaseFileDict], replace: bool, migrate: bool = False
+    args: argparse.Namespace, docs: list[CaseDocument], replace: bool, migrate: bool = False
 ) -> str:
     from statutory_clock.store import register
 
@@ -385,10 +385,8 @@ def _import_docs(
         lines = []
         for number, doc in enumerate(docs, start=1):
             if len(docs) > 5:  # a portfolio import takes a while: say where it has got to
-                print(
-                    f"  importing {number}/{len(docs)}: {doc['key']}", file=sys.stderr, flush=True
-                )
-            before = set(register.superseded_by(session, doc["key"]))
+                print(f"  importing {number}/{len(docs)}: {doc.key}", file=sys.stderr, flush=True)
+            before = set(register.superseded_by(session, doc.case_key))
             case = register.import_case(session, doc, actor, today, replace=replace)
             lines.append(
                 f"Imported {case.key}: {case.local_authority.name}, "
@@ -433,8 +431,8 @@ def _demo_load(args: argparse.Namespace) -> str:
     # keyed by name and year: loading again adds only what is missing.
     docs = _load_files([p for p in paths if p.stem not in present])
     live = live_portfolio(_today(args), calendar)
-    # live_portfolio's documents are canonical: parse_case_data has validated each one.
-    docs += [cast("CaseFileDict", dict(case.document)) for case in live if case.key not in present]
+    # live_portfolio's documents are validated (parse_case_data), as a file's would be.
+    docs += [case.document for case in live if case.key not in present]
     if not docs:
         return f"The {len(paths) + len(live)} demo cases are already loaded."
     return _import_docs(args, docs, replace=False)

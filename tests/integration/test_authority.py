@@ -3,6 +3,7 @@ its own command, audited on every case of the authority. SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from statutory_clock.store import case_document as cd
 from statutory_clock.store import db, register
 from statutory_clock.store.casefile import load_case_file
 from statutory_clock.store.models import AuditEvent, Inspection, LocalAuthority
@@ -29,11 +31,9 @@ def load_demo(engine) -> None:
             register.import_case(session, load_case_file(path), "tester", AS_OF)
 
 
-def croydon(key: str = "croydon-2017", name: str = "London Borough of Croydon") -> dict:
+def croydon(key: str = "croydon-2017", name: str = "London Borough of Croydon") -> cd.CaseDocument:
     doc = load_case_file(DEMO / "croydon-2017.yaml")
-    doc["key"] = key
-    doc["local_authority"] = {"name": name, "dfe_code": "306"}
-    return doc
+    return dataclasses.replace(doc, key=key, local_authority=cd.LocalAuthority(name, "306"))
 
 
 def snapshot(engine) -> tuple[int, dict[str, str], dict[str, int]]:
@@ -92,7 +92,7 @@ def test_rename_is_audited_on_each_case_of_the_authority(register_engine):
             for key in ("bromley-2010", "bromley-2016")
         ]
         exported = register.export_case(register.get_case(session, "bromley-2016"))
-    assert exported["local_authority"] == {"name": "Bromley Council", "dfe_code": "305"}
+    assert exported.local_authority == cd.LocalAuthority("Bromley Council", "305")
     _, names, after = snapshot(register_engine)
     assert names["305"] == "Bromley Council"
     # Both cases moved on a version (a writer holding an older read is refused); no other did.
@@ -104,8 +104,9 @@ def test_rename_of_an_authority_with_no_case_left_is_audited_once_without_a_case
 ):
     with db.transaction(register_engine) as session:
         register.import_case(session, croydon(), "pm", AS_OF)
-    moved = croydon()
-    moved["local_authority"] = {"name": "Testshire County Council", "dfe_code": "999"}
+    moved = dataclasses.replace(
+        croydon(), local_authority=cd.LocalAuthority("Testshire County Council", "999")
+    )
     with db.transaction(register_engine) as session:
         register.import_case(session, moved, "pm", AS_OF, replace=True)
         rows = session.execute(

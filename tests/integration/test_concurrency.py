@@ -7,6 +7,7 @@ authority sees the first one's row instead of failing on the unique key.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import date
@@ -59,7 +60,7 @@ def test_two_imports_of_the_same_new_case_at_once(register_engine, register_url)
 
 def test_two_new_cases_of_one_new_council_at_once(register_engine, register_url):
     first = load_case_file(CROYDON)
-    second = {**first, "key": "croydon-2017-copy"}
+    second = dataclasses.replace(first, key="croydon-2017-copy")
     results = _at_once(
         register_url,
         [

@@ -4,6 +4,7 @@ chased: no reminders, no packs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from statutory_clock.board_pack.assemble import PackError, ad_hoc_job, due_packs
 from statutory_clock.reminders import load_policy
 from statutory_clock.store import db, register
+from statutory_clock.store.case_document import Lifecycle
 from statutory_clock.store.casefile import (
     CaseFileError,
     dump_case_file,
@@ -94,15 +96,15 @@ def test_a_later_inspection_supersedes_the_open_one_in_the_same_transaction(regi
     assert "superseded by testshire-2018" in closed[3] and "Thursday 21 June 2018" in closed[3]
     # The exported case file says so, in the shared lifecycle block.
     text = export(register_engine, "testshire-2017")
-    assert parse_case_text(text, "export.yaml")["lifecycle"] == {
-        "state": "closed",
-        "reason": "superseded",
-        "closed_on": date(2018, 6, 21),
-        "by": None,
-        "note": None,
-        "superseded_by": "testshire-2018",
-    }
-    assert parse_case_text(export(register_engine, "testshire-2018"), "x")["lifecycle"] is None
+    assert parse_case_text(text, "export.yaml").lifecycle == Lifecycle(
+        reason="superseded",
+        closed_on=date(2018, 6, 21),
+        by=None,
+        note=None,
+        superseded_by="testshire-2018",
+    )
+    assert "  state: closed\n  reason: superseded\n  closed_on: 2018-06-21\n" in text
+    assert parse_case_text(export(register_engine, "testshire-2018"), "x").lifecycle is None
     # Its history stays, and nothing of it is overdue any more.
     with db.transaction(register_engine) as session:
         old = register.get_case(session, "testshire-2017")
@@ -134,8 +136,9 @@ def test_a_replaced_case_file_does_not_supersede_a_reopened_case(register_engine
     with db.transaction(register_engine) as session:
         register.reopen_case(session, "testshire-2017", "pm", date(2019, 7, 1), "Still in court")
     with db.transaction(register_engine) as session:
-        doc = parse_case_text(export(register_engine, "testshire-2018"), "x")
-        doc["notes"] = "Re-imported"
+        doc = dataclasses.replace(
+            parse_case_text(export(register_engine, "testshire-2018"), "x"), notes="Re-imported"
+        )
         register.import_case(session, doc, "pm", date(2019, 7, 2), replace=True)
     assert state(register_engine, "testshire-2017")[0] is True
 

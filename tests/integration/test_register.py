@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date
 from pathlib import Path
@@ -59,11 +60,11 @@ def test_demo_case_round_trips_exactly(register_engine, path):
     with db.transaction(register_engine) as session:
         register.import_case(session, doc, "tester", AS_OF)
     with db.transaction(register_engine) as session:
-        exported = register.export_case(register.get_case(session, doc["key"]))
+        exported = register.export_case(register.get_case(session, doc.key))
     assert exported == doc
     # Exporting what was exported changes nothing, byte for byte.
     with db.transaction(register_engine) as session:
-        again = register.export_case(register.get_case(session, doc["key"]))
+        again = register.export_case(register.get_case(session, doc.key))
     assert dump_case_file(again) == dump_case_file(exported)
 
 
@@ -152,7 +153,7 @@ def test_extension_and_waiver(register_engine):
         assert report.due == date(2017, 10, 16)  # the statutory date itself is kept
         assert by_id["monitoring_audits_due_1"].status == "waived"
         exported = register.export_case(register.get_case(session, "croydon-2017"))
-    assert {a["milestone"] for a in exported["inspection"]["adjustments"]} == {
+    assert {a.milestone for a in exported.inspection.adjustments} == {
         "publish_report",
         "monitoring_audits_due_1",
     }
@@ -260,8 +261,10 @@ def test_stale_version_is_refused(register_engine):
 
 def test_replace_import_audits_changes(register_engine, tmp_path):
     load_demo(register_engine)
-    doc = seed_as_it_stood(DEMO[3])  # croydon-2017
-    doc["inspection"]["received"] = date(2017, 8, 31)
+    seed = seed_as_it_stood(DEMO[3])  # croydon-2017
+    doc = dataclasses.replace(
+        seed, inspection=dataclasses.replace(seed.inspection, received=date(2017, 8, 31))
+    )
     with (
         pytest.raises(register.RegisterError, match="already in the register"),
         db.transaction(register_engine) as session,

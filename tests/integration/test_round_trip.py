@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from statutory_clock.store import db, register
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile import day_of, dump_case_file, load_case_file, parse_case_text
 from statutory_clock.store.models import AuditEvent, Inspection
 
@@ -69,6 +70,11 @@ def export_text(engine, key: str) -> str:
         return dump_case_file(register.export_case(register.get_case(session, key)))
 
 
+def dump(doc: dict[str, Any]) -> str:
+    """The text of a document a test has edited as data (``CaseDocument.to_dict()``)."""
+    return dump_case_file(CaseDocument.from_dict(doc))
+
+
 def replace(engine, text: str, as_of: date) -> None:
     doc = parse_case_text(text, "export.yaml")
     with db.transaction(engine) as session:
@@ -107,7 +113,7 @@ def case_state(engine, key: str) -> tuple[int, dict[str, str]]:
 def generated_case(draw: st.DrawFn) -> tuple[dict[str, Any], date]:
     """A demo case with generated contacts, action plan, events, owners and meetings."""
     path = draw(st.sampled_from(DEMO))
-    doc = load_case_file(path)
+    doc = load_case_file(path).to_dict()
     doc["key"] = f"rt{next(_keys)}-{path.stem}"
     ins = doc["inspection"]
     report_day = ins["received"] or day_of(ins["published"])
@@ -181,7 +187,7 @@ def generated_case(draw: st.DrawFn) -> tuple[dict[str, Any], date]:
             "superseded_by": "a-later-case" if reason == "superseded" else None,
         }
     # Through the real file path: dumped, parsed, validated and normalised.
-    return parse_case_text(dump_case_file(doc), f"{doc['key']}.yaml"), as_of
+    return parse_case_text(dump(doc), f"{doc['key']}.yaml"), as_of
 
 
 def apply_commands(engine, key: str, as_of: date, data: st.DataObject) -> None:
@@ -356,13 +362,13 @@ def test_export_import_export_is_byte_identical_and_edits_are_audited_exactly(
     register_engine, case, data
 ):
     doc, as_of = case
-    key = doc["key"]
+    key = doc.key
     with db.transaction(register_engine) as session:
         register.import_case(session, doc, "officer", as_of)
     apply_commands(register_engine, key, as_of, data)
 
     first = export_text(register_engine, key)
-    exported = parse_case_text(first, "export.yaml")["inspection"]
+    exported = parse_case_text(first, "export.yaml").to_dict()["inspection"]
     event(f"adjustments: {min(len(exported['adjustments']), 2)}")
     event(f"recorded events: {min(sum('recorded_by' in e for e in exported['events']), 2)}")
     event(f"progress notes: {min(sum(len(a['progress']) for a in exported['action_plan']), 3)}")
@@ -375,9 +381,9 @@ def test_export_import_export_is_byte_identical_and_edits_are_audited_exactly(
     assert audit_rows(register_engine, mark, key) == []
     assert case_state(register_engine, key) == (version, statuses)
 
-    edited = parse_case_text(first, "export.yaml")
+    edited = parse_case_text(first, "export.yaml").to_dict()
     expected = edit(edited, data, sorted(statuses))
-    edited_text = dump_case_file(edited)
+    edited_text = dump(edited)
     replace(register_engine, edited_text, as_of)
     assert export_text(register_engine, key) == edited_text
     after_version, after_statuses = case_state(register_engine, key)
@@ -401,12 +407,12 @@ def test_each_demo_case_imports_again_from_its_export_unchanged(register_engine,
     doc = load_case_file(path)
     with db.transaction(register_engine) as session:
         register.import_case(session, doc, "officer", date(2019, 3, 1))
-    first = export_text(register_engine, doc["key"])
-    state, mark = case_state(register_engine, doc["key"]), last_audit_id(register_engine)
+    first = export_text(register_engine, doc.key)
+    state, mark = case_state(register_engine, doc.key), last_audit_id(register_engine)
     replace(register_engine, first, date(2019, 3, 1))
-    assert export_text(register_engine, doc["key"]) == first
-    assert audit_rows(register_engine, mark, doc["key"]) == []
-    assert case_state(register_engine, doc["key"]) == state
+    assert export_text(register_engine, doc.key) == first
+    assert audit_rows(register_engine, mark, doc.key) == []
+    assert case_state(register_engine, doc.key) == state
 
 
 # -- the changes an import makes, one by one -----------------------------------------------
@@ -418,7 +424,7 @@ def load(engine, key: str = "croydon-2017") -> dict[str, Any]:
     doc = load_case_file(next(p for p in DEMO if p.stem == key))
     with db.transaction(engine) as session:
         register.import_case(session, doc, "officer", AS_OF)
-    return doc
+    return doc.to_dict()
 
 
 def milestone(engine, key: str, milestone_id: str):
@@ -444,7 +450,7 @@ def test_a_waiver_added_and_then_removed_in_the_file_is_granted_and_withdrawn(re
         }
     ]
     mark = last_audit_id(register_engine)
-    replace(register_engine, dump_case_file(waived), AS_OF)
+    replace(register_engine, dump(waived), AS_OF)
     assert audit_rows(register_engine, mark, "croydon-2017") == [
         HEADER,
         (
@@ -467,7 +473,7 @@ def test_a_waiver_added_and_then_removed_in_the_file_is_granted_and_withdrawn(re
     assert milestone(register_engine, "croydon-2017", "monitoring_audits_due_1").waived
 
     mark = last_audit_id(register_engine)
-    replace(register_engine, dump_case_file(doc), AS_OF)  # the waiver is no longer in the file
+    replace(register_engine, dump(doc), AS_OF)  # the waiver is no longer in the file
     assert audit_rows(register_engine, mark, "croydon-2017") == [
         HEADER,
         (
@@ -489,11 +495,11 @@ def test_a_waiver_added_and_then_removed_in_the_file_is_granted_and_withdrawn(re
     ]
     after = milestone(register_engine, "croydon-2017", "monitoring_audits_due_1")
     assert not after.waived and after.adjustment_reason is None and after.agreed_by is None
-    assert export_text(register_engine, "croydon-2017") == dump_case_file(doc)
+    assert export_text(register_engine, "croydon-2017") == dump(doc)
 
 
 def test_a_new_case_file_with_an_extension_and_a_waiver_audits_each_grant(register_engine):
-    doc = load_case_file(next(p for p in DEMO if p.stem == "croydon-2017"))
+    doc = load_case_file(next(p for p in DEMO if p.stem == "croydon-2017")).to_dict()
     doc["inspection"]["adjustments"] = [
         {
             "milestone": "monitoring_audits_due_1",
@@ -511,7 +517,7 @@ def test_a_new_case_file_with_an_extension_and_a_waiver_audits_each_grant(regist
         },
     ]
     with db.transaction(register_engine) as session:
-        register.import_case(session, doc, "importer", AS_OF)
+        register.import_case(session, CaseDocument.from_dict(doc), "importer", AS_OF)
         grants = session.execute(
             select(
                 AuditEvent.action,
@@ -537,7 +543,7 @@ def test_a_new_case_file_with_an_extension_and_a_waiver_audits_each_grant(regist
             "No audits requested (agreed by Lead inspector)",
         ),
     ]
-    assert export_text(register_engine, "croydon-2017") == dump_case_file(doc)
+    assert export_text(register_engine, "croydon-2017") == dump(doc)
 
 
 def test_an_extension_not_after_the_due_date_is_refused_as_the_command_refuses_it(
@@ -555,7 +561,7 @@ def test_an_extension_not_after_the_due_date_is_refused_as_the_command_refuses_i
     ]
     mark = last_audit_id(register_engine)
     with pytest.raises(register.RegisterError) as caught:
-        replace(register_engine, dump_case_file(doc), AS_OF)
+        replace(register_engine, dump(doc), AS_OF)
     assert (caught.value.field, caught.value.value) == (
         "inspection.adjustments.extended_to",
         "2017-10-01",
@@ -578,10 +584,10 @@ def test_an_extension_removed_from_the_file_is_withdrawn_and_reminders_restart(r
         )
     extended = milestone(register_engine, "croydon-2017", "publish_report")
     text = export_text(register_engine, "croydon-2017")
-    doc = parse_case_text(text, "export.yaml")
+    doc = parse_case_text(text, "export.yaml").to_dict()
     doc["inspection"]["adjustments"] = []
     mark = last_audit_id(register_engine)
-    replace(register_engine, dump_case_file(doc), AS_OF)
+    replace(register_engine, dump(doc), AS_OF)
     rows = audit_rows(register_engine, mark, "croydon-2017")
     assert rows[1] == (
         "extension withdrawn",
@@ -617,7 +623,7 @@ def test_every_kind_of_difference_is_one_audit_row(register_engine):
         register.record_event(
             session, key, "action_planning_visit", date(2017, 5, 25), "officer", AS_OF, note="Held"
         )
-    doc = parse_case_text(export_text(register_engine, key), "export.yaml")
+    doc = parse_case_text(export_text(register_engine, key), "export.yaml").to_dict()
     ins = doc["inspection"]
     ins["action_plan"][1]["progress"] = []
     ins["action_plan"][1]["status"] = "green"
@@ -643,7 +649,7 @@ def test_every_kind_of_difference_is_one_audit_row(register_engine):
     )
     ins["milestone_owners"] = {"publish_report": "New Person"}
     mark = last_audit_id(register_engine)
-    replace(register_engine, dump_case_file(doc), AS_OF)
+    replace(register_engine, dump(doc), AS_OF)
     rows = audit_rows(register_engine, mark, key)
     # In the order the import applies them: contacts, the inspection's fields,
     # recommendations, actions, events, intervention, board, sources, notes, owners.
@@ -697,7 +703,7 @@ def test_every_kind_of_difference_is_one_audit_row(register_engine):
         ),
         ("owner changed", "milestone publish_report", "owner", None, "New Person", None),
     ]
-    assert export_text(register_engine, key) == dump_case_file(doc)
+    assert export_text(register_engine, key) == dump(doc)
 
 
 def test_an_adjustment_naming_no_milestone_is_refused_and_nothing_changes(register_engine):
@@ -714,7 +720,7 @@ def test_an_adjustment_naming_no_milestone_is_refused_and_nothing_changes(regist
     doc["inspection"]["title"] = "Changed"
     mark = last_audit_id(register_engine)
     with pytest.raises(register.RegisterError) as caught:
-        replace(register_engine, dump_case_file(doc), AS_OF)
+        replace(register_engine, dump(doc), AS_OF)
     assert (caught.value.field, caught.value.value) == (
         "inspection.adjustments.milestone",
         "no_such",

@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statutory_clock.inputs import CASE_FILE_TEXT, LONG_TEXT, Text
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile import (
     _LOADER,
     CaseFileError,
@@ -319,7 +320,7 @@ MUTATIONS = _mutations()
 
 def test_the_full_case_is_valid_so_each_mutation_tests_one_thing():
     doc = parse_case_text(dump(full_case()), SOURCE)
-    assert doc["local_authority"]["name"] == "London Borough of Croydon"
+    assert doc.local_authority.name == "London Borough of Croydon"
     for path in MULTI_LINE_FIELDS:  # a line break and a tab are fine in notes
         parse_case_text(dump(with_value(path, "First line\n\tsecond line")), SOURCE)
 
@@ -611,7 +612,7 @@ FORM_ATTACKS: dict[str, tuple[Any, str]] = {
 
 def test_the_plain_form_registers():
     doc = parse_case_data(case_document(FORM), "register_inspection")
-    assert doc["key"] == "exampleshire-2025"
+    assert doc.key == "exampleshire-2025"
 
 
 @pytest.mark.parametrize("name", FORM_ATTACKS)
@@ -673,8 +674,9 @@ def _leaf_paths(node: Any, path: Path_ = ()) -> list[Path_]:
 LEAVES = [p for p in _leaf_paths(full_case()) if p]
 
 
-def _assert_clean(doc: dict[str, Any]) -> None:
+def _assert_clean(document: CaseDocument) -> None:
     """An accepted document holds no control or format character outside notes' LF/TAB."""
+    doc = document.to_dict()
     for path in _leaf_paths(doc):
         node: Any = doc
         for part in path:

@@ -43,7 +43,7 @@ def test_each_stage_is_what_it_promises(today):
     # (1) just published inadequate: the action planning window open, nothing overdue
     example = found["exampleshire"]
     assert example["action_planning_visit"] == "due"
-    clock = ClockBuilder(cal).compute(facts_of(cases["exampleshire"].document))
+    clock = ClockBuilder(cal).compute(facts_of(cases["exampleshire"].document.to_dict()))
     visit = clock.by_id()["action_planning_visit"]
     assert visit.window_start is not None and visit.window_start <= today <= visit.due
     assert _ids(example, "overdue") == set() and _ids(example, "not_recorded") == set()
@@ -52,7 +52,7 @@ def test_each_stage_is_what_it_promises(today):
     north = found["northwick"]
     assert north["first_monitoring_visit"] == "met"
     assert north["monitoring_audits_due_2"] == "due"
-    audits = ClockBuilder(cal).compute(facts_of(cases["northwick"].document)).by_id()
+    audits = ClockBuilder(cal).compute(facts_of(cases["northwick"].document.to_dict())).by_id()
     assert 1 <= cal.working_days_between(today, audits["monitoring_audits_due_2"].due) <= 5
     assert len(_ids(north, "overdue")) == 1
     assert all(mid.startswith("recommendation_") for mid in _ids(north, "overdue"))
@@ -97,7 +97,7 @@ def test_dates_are_counted_with_the_calendar_given():
     bundled = {c.key: c.document for c in live_portfolio(today)}
     moved = {c.key: c.document for c in live_portfolio(today, extra)}
     key = "exampleshire-2026"
-    assert moved[key]["inspection"]["published"] < bundled[key]["inspection"]["published"]
+    assert moved[key].inspection.published < bundled[key].inspection.published
     totals = Counter(s for stage in _by_stage(today, extra).values() for s in stage.values())
     assert totals["overdue"] == OVERDUE
 
@@ -106,23 +106,26 @@ def test_dates_are_counted_with_the_calendar_given():
 def test_documents_are_valid_case_files_with_owners_and_reserved_addresses(today):
     for case in live_portfolio(today):
         doc = case.document
-        assert parse_case_data(doc, case.key) == doc  # canonical already: parses to itself
-        assert doc["local_authority"]["dfe_code"].startswith("9")
-        emails = [c["email"] for c in doc["contacts"]]
-        emails += doc["board"]["distribution"] if doc["board"] else []
-        assert emails and all(e.endswith(".example") for e in emails)
-        assert doc["inspection"]["milestone_owners"]["written_statement_of_action"]
-        roles = {c["role"] for c in doc["contacts"]}
+        # canonical already: parses to itself
+        assert parse_case_data(doc.to_dict(), case.key) == doc
+        assert doc.local_authority.dfe_code.startswith("9")
+        emails = [c.email for c in doc.contacts]
+        emails += list(doc.board.distribution) if doc.board else []
+        assert emails and all(e is not None and e.endswith(".example") for e in emails)
+        assert doc.inspection.milestone_owners["written_statement_of_action"]
+        roles = {c.role for c in doc.contacts}
         assert "Director of Children's Services" in roles
-        for event in doc["inspection"]["events"]:
-            assert event["date"] <= today and event["note"]
+        for event in doc.inspection.events:
+            assert isinstance(event.on, date) and event.on <= today and event.note
 
 
 def test_board_meetings_make_a_pack_due_and_one_council_has_none():
     today = date(2026, 11, 30)
     cal = default_calendar()
     meetings = {
-        c.key.rsplit("-", 1)[0]: [m for m in c.document["board"]["meetings"] if m >= today]
+        c.key.rsplit("-", 1)[0]: [
+            m for m in c.document.board.meetings if isinstance(m, date) and m >= today
+        ]
         for c in live_portfolio(today, cal)
     }
     assert meetings["sampleton"] == []  # its pack is the monthly one
@@ -134,7 +137,7 @@ def test_names_are_fictional_and_keys_are_stable_within_a_year():
     first = live_portfolio(date(2026, 11, 30))
     later = live_portfolio(date(2026, 12, 2))
     assert [c.key for c in first] == [c.key for c in later]
-    names = {c.document["local_authority"]["name"] for c in first}
+    names = {c.document.local_authority.name for c in first}
     assert names == {
         "Exampleshire County Council",
         "Northwick Borough Council",
@@ -152,9 +155,9 @@ def test_every_open_council_item_has_a_named_owner_with_an_address(today):
     cal = default_calendar()
     for case in live_portfolio(today, cal):
         doc = case.document
-        owners = doc["inspection"]["milestone_owners"]
-        emails = {c["name"]: c["email"] for c in doc["contacts"]}
-        clock = ClockBuilder(cal).compute(facts_of(doc))
+        owners = doc.inspection.milestone_owners
+        emails = {c.name: c.email for c in doc.contacts}
+        clock = ClockBuilder(cal).compute(facts_of(doc.to_dict()))
         for m in clock.milestones:
             if m.party != "council" or m.actual is not None:
                 continue

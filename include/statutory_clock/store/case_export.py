@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, cast, overload
 
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile_typing import (
     ActionDict,
     BoardDict,
@@ -184,7 +185,7 @@ def month_or_day(value: date | None, precision: str) -> DayOrMonth | None:
     return {"month": f"{value.year:04d}-{value.month:02d}"} if precision == "month" else value
 
 
-def export_case(case: Inspection) -> CaseFileDict:
+def export_case(case: Inspection) -> CaseDocument:
     """The case as a canonical case-file document (see casefile.normalise)."""
     la = case.local_authority
     events: dict[str, list[EventDict]] = {"actual": [], "planned": []}
@@ -231,7 +232,7 @@ def export_case(case: Inspection) -> CaseFileDict:
         "notes": case.notes,
         "lifecycle": lifecycle_doc(case),
     }
-    return doc
+    return CaseDocument.from_dict(doc)
 
 
 def _compact_owners(case: Inspection, owners: Mapping[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing, utc_now
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.case_export import (
     CONTACT_FIELDS,
     INTERVENTION_FIELDS,
@@ -170,7 +171,7 @@ def _authority_for(
 
 def import_case(
     session: Session,
-    doc: CaseFileDict,
+    document: CaseDocument,
     actor: str | Actor,
     as_of: date,
     *,
@@ -193,7 +194,12 @@ def import_case(
     before it, closed in this same transaction (:func:`statutory_clock.store.lifecycle.
     supersede`).
     """
-    key = doc["key"]
+    if document.key is None:
+        raise RegisterError("key", "", "is missing: a case in the register needs one")
+    key = document.key
+    # The register's rows are compared with the file, and their differences audited, in the
+    # canonical dict form (the shape case_export makes of each row): convert once, here.
+    doc = document.to_dict()
     # One writer at a time: two imports of the same new council or case then follow each other
     # (the second sees the first's rows) instead of failing on the unique keys.
     lock_for_writing(session)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -38,6 +38,7 @@ from statutory_clock.inputs import (
     shown,
 )
 from statutory_clock.rules import default_rounding, load_rulebooks
+from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile_typing import CaseFileDict, EventDict, LifecycleDict
 
 SCHEMA_VERSION = 1
@@ -316,7 +317,7 @@ def _attach(top: _Open, node: yaml.Node, value: Any, refuse: Any) -> tuple[str |
     return path
 
 
-def parse_case_text(text: str, source: str) -> CaseFileDict:
+def parse_case_text(text: str, source: str) -> CaseDocument:
     """Validate a case file's text and return its canonical (normalised) document."""
     if len(text) > MAX_YAML_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise CaseFileError(
@@ -336,7 +337,7 @@ def parse_case_text(text: str, source: str) -> CaseFileDict:
 
 def parse_case_data(
     raw: Mapping[str, Any], source: str, root: yaml.Node | None = None
-) -> CaseFileDict:
+) -> CaseDocument:
     """Validate a case document given as data (a form, an API call, or parsed YAML).
 
     ``root`` is the YAML node tree when the data came from a file, for line numbers. The
@@ -366,7 +367,7 @@ def parse_case_data(
     _check_lifecycle(data, root, source)
     doc = normalise(data)
     _check_semantics(doc, root, source)
-    return doc
+    return CaseDocument.from_dict(doc)
 
 
 def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: str) -> None:
@@ -401,7 +402,7 @@ def _check_lifecycle(data: Mapping[str, Any], root: yaml.Node | None, source: st
         refuse("closed_on", f"{on.isoformat()} is before the report ({published.isoformat()})")
 
 
-def load_case_file(path: Path) -> CaseFileDict:
+def load_case_file(path: Path) -> CaseDocument:
     try:
         with path.open("rb") as stream:
             # Read one byte past the cap, never the whole of whatever the path names
@@ -421,7 +422,7 @@ def load_case_file(path: Path) -> CaseFileDict:
     except UnicodeDecodeError:
         raise CaseFileError(str(path), None, "(file)", "is not UTF-8 text") from None
     doc = parse_case_text(text, str(path))
-    if "key" not in doc:
+    if doc.key is None:
         key = path.stem.lower()
         if not _KEY_PATTERN.fullmatch(key):
             raise CaseFileError(
@@ -431,10 +432,7 @@ def load_case_file(path: Path) -> CaseFileDict:
                 f"no key given and the file name {shown(key)} "
                 "is not usable as one (lower-case letters, digits, hyphens)",
             )
-        # The key second, where the canonical form has it.
-        keyed = {"schema_version": doc["schema_version"], "key": key}
-        keyed.update((k, v) for k, v in doc.items() if k != "schema_version")
-        doc = cast("CaseFileDict", keyed)
+        doc = replace(doc, key=key)
     return doc
 
 
@@ -694,11 +692,11 @@ def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_presenter)
 
 
-def dump_case_file(doc: CaseFileDict) -> str:
+def dump_case_file(doc: CaseDocument) -> str:
     """YAML text of a canonical document (stable: the same document gives the same bytes)."""
     header = "# statclock case file (schema_version 1). Dates: YYYY-MM-DD, or {month: YYYY-MM}.\n"
     body: str = yaml.dump(
-        dict(doc),
+        dict(doc.to_dict()),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
