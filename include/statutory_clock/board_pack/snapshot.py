@@ -17,22 +17,23 @@ refused with ValueError.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, NotRequired, TypedDict, get_args
+from typing import Any, NotRequired, TypedDict, get_args
 
-from statutory_clock.engine import AnchorKind, Party, Status
+from statutory_clock.engine import AnchorKind, Party
+
+# RAG_KEYS and RagCounts are re-exported: the pack's callers (charts, assemble) take them here.
+from statutory_clock.vocabulary import RAG_KEYS as RAG_KEYS
+from statutory_clock.vocabulary import STATES, MilestoneState, RagCountsDict
+from statutory_clock.vocabulary import RagCounts as RagCounts
 
 SCHEMA = 1
 SUPPORTED_SCHEMAS = (SCHEMA,)
-# A milestone's status in a pack: the engine's, or "closed" for one of a closed case never done.
-MilestoneStatus = Status | Literal["closed"]
-_STATUSES: frozenset[str] = frozenset(get_args(Status)) | {"closed"}
+_STATUSES: frozenset[str] = frozenset(STATES)
 _PARTIES: frozenset[str] = frozenset(get_args(Party))
 _ANCHOR_KINDS: frozenset[str] = frozenset(get_args(AnchorKind))
-# The action plan's ratings, in the order the pack shows them; "not_rated" counts items with none.
-RAG_KEYS = ("red", "amber", "green", "complete", "not_rated")
 _REQUIRED = ("council", "board", "period", "as_of", "generated_at", "version")
 
 
@@ -127,14 +128,6 @@ class ActionDict(TypedDict):
     target_date: str | None
     status: str | None
     smt_lead: str | None
-
-
-class RagCountsDict(TypedDict, total=False):
-    red: int
-    amber: int
-    green: int
-    complete: int
-    not_rated: int
 
 
 class MovedDict(TypedDict):
@@ -332,7 +325,7 @@ class MilestoneRow:
     due: date  # effective: after any agreed extension
     window_start: date | None
     actual: date | None
-    status: MilestoneStatus
+    status: MilestoneState
     party: Party | None  # None only in an archive from before parties were recorded
     rule: str  # "framework.rule_id"
     source: str
@@ -428,60 +421,6 @@ class ActionRow:
             "status": self.status,
             "smt_lead": self.smt_lead,
         }
-
-
-@dataclass(frozen=True)
-class RagCounts:
-    """Action plan items by RAG rating (the board pack's own: the engine package's
-    ``store.read_model.RagCounts`` needs the database layer, which the renderer does not)."""
-
-    red: int = 0
-    amber: int = 0
-    green: int = 0
-    complete: int = 0
-    not_rated: int = 0
-
-    @classmethod
-    def of(cls, ratings: Iterable[str | None]) -> RagCounts:
-        """Counted from the ratings; None is not rated. Raises ValueError for another rating."""
-        counts = dict.fromkeys(RAG_KEYS, 0)
-        for rating in ratings:
-            key = rating or "not_rated"
-            if key not in counts:
-                raise ValueError(f"status: {rating!r} is not one of {', '.join(RAG_KEYS)}")
-            counts[key] += 1
-        return cls(**counts)
-
-    @classmethod
-    def from_dict(cls, raw: RagCountsDict) -> RagCounts:
-        return cls(
-            int(raw.get("red", 0)),
-            int(raw.get("amber", 0)),
-            int(raw.get("green", 0)),
-            int(raw.get("complete", 0)),
-            int(raw.get("not_rated", 0)),
-        )
-
-    def to_dict(self) -> RagCountsDict:
-        return {
-            "red": self.red,
-            "amber": self.amber,
-            "green": self.green,
-            "complete": self.complete,
-            "not_rated": self.not_rated,
-        }
-
-    def count(self, key: str) -> int:
-        """The count for one of RAG_KEYS (the template walks them in order)."""
-        value: int = getattr(self, key)
-        return value
-
-    @property
-    def total(self) -> int:
-        return sum(self.count(key) for key in RAG_KEYS)
-
-    def __add__(self, other: RagCounts) -> RagCounts:
-        return RagCounts(*(self.count(k) + other.count(k) for k in RAG_KEYS))
 
 
 @dataclass(frozen=True)

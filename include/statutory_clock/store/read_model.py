@@ -22,7 +22,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -42,17 +42,15 @@ from statutory_clock.store.models import (
 from statutory_clock.store.reading import (
     CloseReason,
     Lifecycle,
-    MilestoneState,
     calendar_for,
     get_case,
     lifecycle_of,
     party_of,
     persisted_status,
 )
+from statutory_clock.vocabulary import RAG_KEYS, MilestoneState, Rag, RagCounts
 
 CaseState = Literal["open", "closed"]
-Rag = Literal["red", "amber", "green", "complete", "not_rated"]
-RAGS: tuple[Rag, ...] = get_args(Rag)
 # Statuses a milestone stops at: nothing more is expected of anyone.
 FINISHED: frozenset[MilestoneState] = frozenset({"met", "missed", "waived", "closed"})
 LONDON = ZoneInfo("Europe/London")
@@ -85,20 +83,6 @@ class StatusCounts:
 
     @classmethod
     def of(cls, statuses: Iterable[MilestoneState]) -> StatusCounts:
-        counted: Counter[str] = Counter(statuses)
-        return cls(**counted)
-
-
-@dataclasses.dataclass(frozen=True)
-class RagCounts:
-    red: int = 0
-    amber: int = 0
-    green: int = 0
-    complete: int = 0
-    not_rated: int = 0
-
-    @classmethod
-    def of(cls, statuses: Iterable[Rag]) -> RagCounts:
         counted: Counter[str] = Counter(statuses)
         return cls(**counted)
 
@@ -293,7 +277,7 @@ def next_deadline(
 
 def rag_of(action: ActionItem) -> Rag:
     status = action.status or "not_rated"
-    return status if status in RAGS else "not_rated"
+    return status if status in RAG_KEYS else "not_rated"
 
 
 def latest_judgement(framework: str, judgements: Mapping[str, str]) -> str | None:

@@ -32,6 +32,7 @@ from statutory_clock.store.models import (
     Inspection,
     MilestoneRecord,
 )
+from statutory_clock.vocabulary import MilestoneState
 
 
 def _case_query() -> Any:
@@ -96,12 +97,6 @@ def case_facts(case: Inspection) -> CaseFacts:
     )
 
 
-# Where a persisted milestone stands: the engine's statuses, and "closed" for one of a closed
-# case that was never done (the case closed first: history, never overdue, never chased).
-MilestoneState = Literal[
-    "upcoming", "due", "overdue", "met", "missed", "waived", "not_recorded", "closed"
-]
-STATES: tuple[MilestoneState, ...] = get_args(MilestoneState)
 _PARTIES: tuple[Party, ...] = get_args(Party)
 
 
