@@ -587,7 +587,7 @@ def _case_table(view: CaseView) -> str:
     if view.lifecycle is None:
         state = "Open"
     else:
-        state = f"Closed on {long_date(view.lifecycle.on)}: {view.lifecycle.describe()}"
+        state = f"Closed on {long_date(view.lifecycle.closed_on)}: {view.lifecycle.describe()}"
     counts = view.counts
     nxt = view.next_deadline
     lines = [

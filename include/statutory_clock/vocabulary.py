@@ -18,6 +18,11 @@ from statutory_clock.engine import Status
 MilestoneState = Status | Literal["closed"]
 STATES: tuple[MilestoneState, ...] = (*get_args(Status), "closed")
 
+# Why a case closed: a later inspection of the same authority was registered, the DfE lifted
+# its intervention, or a person closed it (saying why).
+CloseReason = Literal["superseded", "intervention_lifted", "closed_by_person"]
+CLOSE_REASONS: tuple[CloseReason, ...] = get_args(CloseReason)
+
 # The action plan's ratings, in the order packs show them; "not_rated" counts items with none.
 Rag = Literal["red", "amber", "green", "complete", "not_rated"]
 RAG_KEYS: tuple[Rag, ...] = get_args(Rag)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from statutory_clock.store.casefile_typing import (
     ActionDict,
@@ -34,9 +34,7 @@ from statutory_clock.store.casefile_typing import (
     ProgressDict,
     RecommendationDict,
 )
-
-if TYPE_CHECKING:  # the case file is read without the database layer
-    from statutory_clock.store.reading import CloseReason
+from statutory_clock.vocabulary import CloseReason
 
 
 @dataclass(frozen=True)
@@ -403,7 +401,8 @@ class Board:
 
 @dataclass(frozen=True)
 class Lifecycle:
-    """A closed case's lifecycle (an open case has none)."""
+    """Why, when and by whom a case closed: a closed case's ``lifecycle`` block, and what the
+    register keeps of it (an open case has none)."""
 
     reason: CloseReason
     closed_on: date
@@ -421,6 +420,16 @@ class Lifecycle:
             note=raw["note"],
             superseded_by=raw["superseded_by"],
         )
+
+    def describe(self) -> str:
+        """One line for the audit trail and the CLI: "superseded by bromley-2016"..."""
+        if self.reason == "superseded":
+            what = f"superseded by {self.superseded_by}"
+        elif self.reason == "intervention_lifted":
+            what = "intervention lifted" + (f" (closed by {self.by})" if self.by else "")
+        else:
+            what = f"closed by {self.by}" if self.by else "closed by a person"
+        return f"{what}: {self.note}" if self.note else what
 
     def to_dict(self) -> LifecycleDict:
         return {

@@ -39,16 +39,7 @@ from statutory_clock.store.reading import lifecycle_of
 
 def lifecycle_doc(case: Inspection) -> LifecycleDict | None:
     closing = lifecycle_of(case)
-    if closing is None:
-        return None
-    return {
-        "state": "closed",
-        "reason": closing.reason,
-        "closed_on": closing.on,
-        "by": closing.by,
-        "note": closing.note,
-        "superseded_by": closing.superseded_by,
-    }
+    return None if closing is None else closing.to_dict()
 
 
 def case_fields(case: Inspection) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing, utc_now
-from statutory_clock.store.case_document import CaseDocument
+from statutory_clock.store.case_document import CaseDocument, Lifecycle
 from statutory_clock.store.case_export import (
     CONTACT_FIELDS,
     INTERVENTION_FIELDS,
@@ -59,7 +59,7 @@ from statutory_clock.store.models import (
     ProgressNote,
 )
 from statutory_clock.store.models import Recommendation as RecommendationRow
-from statutory_clock.store.reading import Lifecycle, get_case
+from statutory_clock.store.reading import get_case
 from statutory_clock.store.recompute import recompute
 
 REMOVED_FROM_FILE = "removed from the case file"
@@ -377,13 +377,7 @@ def _apply_lifecycle(
         )
         set_lifecycle(case, None)
         return
-    closing = Lifecycle(
-        reason=wanted["reason"],
-        on=wanted["closed_on"],
-        by=wanted["by"],
-        note=wanted["note"],
-        superseded_by=wanted["superseded_by"],
-    )
+    closing = Lifecycle.from_dict(wanted)
     if current is None:
         changes.append(_Change(CASE_CLOSED, entity, "state", "open", "closed", closing.describe()))
     else:

@@ -14,10 +14,9 @@ event, whose ``month`` key holds the text itself.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
-if TYPE_CHECKING:  # the case file is read without the database layer
-    from statutory_clock.store.reading import CloseReason
+from statutory_clock.vocabulary import CloseReason
 
 
 class MonthDict(TypedDict):

@@ -1,6 +1,6 @@
 """A case's lifecycle: open, or closed with a reason, and audited either way.
 
-A case closes for one of three reasons (:data:`~statutory_clock.store.reading.CloseReason`):
+A case closes for one of three reasons (:data:`~statutory_clock.vocabulary.CloseReason`):
 
 - ``superseded``: a later inspection of the same authority was registered. Recorded by the
   register itself, in the registering transaction (:func:`supersede`), whichever way the new
@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from statutory_clock.dates import long_date
 from statutory_clock.store.audit import Actor, as_actor, audit, bump_version
+from statutory_clock.store.case_document import Lifecycle
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.models import Inspection
-from statutory_clock.store.reading import Lifecycle, get_case, lifecycle_of
+from statutory_clock.store.reading import get_case, lifecycle_of
 from statutory_clock.store.recompute import recompute
 
 CASE_CLOSED = "case closed"
@@ -38,7 +39,7 @@ def set_lifecycle(case: Inspection, wanted: Lifecycle | None) -> None:
     """Give the case this state (no audit, no version: the caller does both)."""
     case.open = wanted is None
     case.closed_reason = wanted.reason if wanted else None
-    case.closed_on = wanted.on if wanted else None
+    case.closed_on = wanted.closed_on if wanted else None
     case.closed_by = wanted.by if wanted else None
     case.closed_note = wanted.note if wanted else None
     case.superseded_by = wanted.superseded_by if wanted else None
@@ -67,7 +68,7 @@ def close_case(
     bump_version(case, expected_version)
     closing = Lifecycle(
         reason="intervention_lifted" if intervention_lifted else "closed_by_person",
-        on=as_of,
+        closed_on=as_of,
         by=as_actor(actor).label,
         note=note,
     )
@@ -151,7 +152,7 @@ def _close_superseded(
 ) -> None:
     case = get_case(session, key, lock=True)
     bump_version(case, None)
-    closing = Lifecycle(reason="superseded", on=on, superseded_by=by_key)
+    closing = Lifecycle(reason="superseded", closed_on=on, superseded_by=by_key)
     set_lifecycle(case, closing)
     audit(
         session,
@@ -173,4 +174,4 @@ def _closed_text(case: Inspection) -> str:
     closing = lifecycle_of(case)
     if closing is None:
         return "open"
-    return f"{closing.describe()}, on {long_date(closing.on)}"
+    return f"{closing.describe()}, on {long_date(closing.closed_on)}"

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.engine import Party
 from statutory_clock.rules import load_rulebooks
+from statutory_clock.store.case_document import Lifecycle
 from statutory_clock.store.models import (
     ActionItem,
     AuditEvent,
@@ -40,15 +41,13 @@ from statutory_clock.store.models import (
     ReminderLedger,
 )
 from statutory_clock.store.reading import (
-    CloseReason,
-    Lifecycle,
     calendar_for,
     get_case,
     lifecycle_of,
     party_of,
     persisted_status,
 )
-from statutory_clock.vocabulary import RAG_KEYS, MilestoneState, Rag, RagCounts
+from statutory_clock.vocabulary import RAG_KEYS, CloseReason, MilestoneState, Rag, RagCounts
 
 CaseState = Literal["open", "closed"]
 # Statuses a milestone stops at: nothing more is expected of anyone.
@@ -353,7 +352,7 @@ def portfolio(
                 judgement=latest_judgement(case.framework, case.judgements or {}),
                 state="open" if closing is None else "closed",
                 closed_reason=closing.reason if closing else None,
-                closed_on=closing.on if closing else None,
+                closed_on=closing.closed_on if closing else None,
                 superseded_by=closing.superseded_by if closing else None,
                 next_deadline=next_deadline(entries, as_of, calendar),
                 counts=StatusCounts.of(e.status for e in entries),

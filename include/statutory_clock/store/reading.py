@@ -8,9 +8,8 @@ row lock for a caller about to change it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -24,6 +23,7 @@ from statutory_clock.engine import (
     milestone_status,
 )
 from statutory_clock.store.audit import lock_for_writing
+from statutory_clock.store.case_document import Lifecycle
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.models import (
     ActionItem,
@@ -32,7 +32,7 @@ from statutory_clock.store.models import (
     Inspection,
     MilestoneRecord,
 )
-from statutory_clock.vocabulary import MilestoneState
+from statutory_clock.vocabulary import CLOSE_REASONS, MilestoneState
 
 
 def _case_query() -> Any:
@@ -142,31 +142,6 @@ def persisted_status(
     return status
 
 
-CloseReason = Literal["superseded", "intervention_lifted", "closed_by_person"]
-CLOSE_REASONS: tuple[CloseReason, ...] = get_args(CloseReason)
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """Why, when and by whom a case closed (a closed case's ``lifecycle`` block)."""
-
-    reason: CloseReason
-    on: date
-    by: str | None = None
-    note: str | None = None
-    superseded_by: str | None = None
-
-    def describe(self) -> str:
-        """One line for the audit trail and the CLI: "superseded by bromley-2016"..."""
-        if self.reason == "superseded":
-            what = f"superseded by {self.superseded_by}"
-        elif self.reason == "intervention_lifted":
-            what = "intervention lifted" + (f" (closed by {self.by})" if self.by else "")
-        else:
-            what = f"closed by {self.by}" if self.by else "closed by a person"
-        return f"{what}: {self.note}" if self.note else what
-
-
 def lifecycle_of(case: Inspection) -> Lifecycle | None:
     """The case's closing, or None while it is open."""
     if case.open:
@@ -174,7 +149,7 @@ def lifecycle_of(case: Inspection) -> Lifecycle | None:
     reason = case.closed_reason if case.closed_reason in CLOSE_REASONS else "closed_by_person"
     return Lifecycle(
         reason=reason,
-        on=case.closed_on or case.published,
+        closed_on=case.closed_on or case.published,
         by=case.closed_by,
         note=case.closed_note,
         superseded_by=case.superseded_by,

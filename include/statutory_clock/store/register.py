@@ -32,6 +32,7 @@ from statutory_clock.store.authorities import (
     list_authorities,
     rename_authority,
 )
+from statutory_clock.store.case_document import Lifecycle
 from statutory_clock.store.case_export import export_case
 from statutory_clock.store.case_import import import_case
 from statutory_clock.store.errors import ConflictError, RegisterError
@@ -43,7 +44,6 @@ from statutory_clock.store.lifecycle import (
     superseded_by,
 )
 from statutory_clock.store.reading import (
-    Lifecycle,
     calendar_for,
     case_facts,
     get_case,
