@@ -1,0 +1,62 @@
+"""Who may see and change what through the programme manager's page.
+
+Airflow 3.3 does not protect a plugin's FastAPI app by itself, so every route depends on one of:
+
+- :data:`ReaderDep`: an authenticated Airflow user allowed the plugins view (any role from
+  Viewer up, on the simple auth manager). The browser's ``_token`` cookie authenticates the
+  page inside Airflow's iframe; API clients send ``Authorization: Bearer <token>``.
+- :data:`EditorDep`: a user who may trigger runs of the statutory_clock DAG (User role and up),
+  since a recorded fact makes that DAG run. Writes are POSTs and also pass the CSRF check.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import (
+    AccessView,
+    DagAccessEntity,
+    DagDetails,
+)
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_view
+from fastapi import Depends, HTTPException, Request, status
+
+CLOCK_DAG_ID = "statutory_clock"
+
+
+def _auth_manager() -> BaseAuthManager:  # type: ignore[type-arg]
+    # AuthManagerDep reads request.app.state, which a plugin's sub-app does not have.
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager()
+
+
+def reader(request: Request, user: GetUserDep) -> BaseUser:
+    requires_access_view(AccessView.PLUGINS)(request, user)
+    return user
+
+
+def editor(user: GetUserDep) -> BaseUser:
+    allowed = _auth_manager().is_authorized_dag(
+        method="POST",
+        access_entity=DagAccessEntity.RUN,
+        details=DagDetails(id=CLOCK_DAG_ID),
+        user=user,
+    )
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "Your Airflow role may read the statutory clock but not record facts in it",
+        )
+    return user
+
+
+ReaderDep = Annotated[BaseUser, Depends(reader)]
+EditorDep = Annotated[BaseUser, Depends(editor)]
+
+
+def user_name(user: BaseUser) -> str:
+    """The name the audit trail records for this Airflow user."""
+    return str(user.get_name())
