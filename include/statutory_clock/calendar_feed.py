@@ -98,7 +98,7 @@ def open_cases(
             select(AuditEvent.inspection_key, func.max(AuditEvent.at))
             .where(AuditEvent.inspection_key.in_([c.key for c in cases]))
             .group_by(AuditEvent.inspection_key)
-        ).tuples():
+        ):
             if key is not None and at is not None:
                 changed[key] = at
     return [
