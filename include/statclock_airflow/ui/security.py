@@ -38,14 +38,20 @@ def reader(request: Request, user: GetUserDep) -> BaseUser:
     return user
 
 
-def editor(user: GetUserDep) -> BaseUser:
-    allowed = _auth_manager().is_authorized_dag(
+def may_edit(user: BaseUser) -> bool:
+    """Whether this user may record facts (see :data:`EditorDep`), without refusing: for a page
+    deciding whether to show its forms."""
+    allowed: bool = _auth_manager().is_authorized_dag(
         method="POST",
         access_entity=DagAccessEntity.RUN,
         details=DagDetails(id=CLOCK_DAG_ID),
         user=user,
     )
-    if not allowed:
+    return allowed
+
+
+def editor(user: GetUserDep) -> BaseUser:
+    if not may_edit(user):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "Your Airflow role may read the statutory clock but not record facts in it",
