@@ -137,8 +137,11 @@ class Case(_Strict):
 
 
 class Health(_Strict):
-    status: str
-    register: str
+    """The health check's answer."""
+
+    status: str = Field(description="ok, or unavailable")
+    # ``register`` is also a method every model class has (ABCMeta's), hence the alias.
+    register_state: str = Field(alias="register", description="ok, or unreachable")
 
 
 class Problem(BaseModel):
