@@ -489,13 +489,13 @@ def _case_export(args: argparse.Namespace) -> str:
 
 
 def _case_list(args: argparse.Namespace) -> str:
-    from statutory_clock.store.read_model import portfolio, to_json
+    from statutory_clock.store.read_model import portfolio, portfolio_json
 
     engine = _engine(args)
     today = _today(args)
     rows = _write(engine, lambda s: portfolio(s, today, include_closed=args.all))
     if args.format == "json":
-        return json.dumps([to_json(row) for row in rows], indent=2, ensure_ascii=False)
+        return json.dumps(portfolio_json(rows), indent=2, ensure_ascii=False)
     if not rows:
         return (
             "No open cases (`statclock case list --all` shows closed ones too)."
@@ -544,53 +544,14 @@ def _closed_line(reason: str | None, on: date | None, superseded_by: str | None)
 
 
 def _case_show(args: argparse.Namespace) -> str:
-    from statutory_clock.store.read_model import case_view
+    from statutory_clock.store.read_model import case_json, case_view
 
     engine = _engine(args)
     today = _today(args)
     view = _write(engine, lambda s: case_view(s, args.key, today))
     if args.format == "json":
-        return json.dumps(_case_json(view), indent=2, ensure_ascii=False)
+        return json.dumps(case_json(view), indent=2, ensure_ascii=False)
     return _case_table(view)
-
-
-def _case_json(view: CaseView) -> dict[str, Any]:
-    from statutory_clock.store.read_model import to_json
-
-    return {
-        "key": view.key,
-        "version": view.version,
-        "authority": view.authority,
-        "dfe_code": view.dfe_code,
-        "framework": view.framework,
-        "published": view.published.isoformat(),
-        "state": view.state,
-        "lifecycle": to_json(view.lifecycle),
-        "as_of": view.as_of.isoformat(),
-        "next_deadline": to_json(view.next_deadline),
-        "counts": to_json(view.counts),
-        "milestones": [
-            {
-                "id": m.id,
-                "title": m.title,
-                "due": m.forecast_due.isoformat(),
-                "effective_due": m.effective_due.isoformat(),
-                "window_start": m.window_start.isoformat() if m.window_start else None,
-                "actual": m.actual.isoformat() if m.actual else None,
-                "extended_to": m.extended_to.isoformat() if m.extended_to else None,
-                "waived": m.waived,
-                "status": m.status,
-                "status_as_of": view.as_of.isoformat(),
-                "party": m.party,
-                "rule": m.rule,
-                "source": m.source,
-                "basis": m.basis,
-                "owner": m.owner,
-                "due_version": m.due_version,
-            }
-            for m in view.timeline
-        ],
-    }
 
 
 def _case_table(view: CaseView) -> str:

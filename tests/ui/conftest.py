@@ -13,7 +13,11 @@ Fixtures (shared by the page, write, API and feed tests in this folder):
   auth manager's users ``pm`` (role User: may read and record facts), ``viewer`` (Viewer: may
   only read) and ``admin``; pass them as ``client.get(url, cookies=...)`` or set
   ``client.cookies``. Without a cookie, every page answers 401.
-- ``airflow_app``: the Airflow API app itself (one per session).
+- ``seed_register_url``: a register holding the five seed councils as they stood in autumn 2017,
+  open (``SEED_AS_OF``), for tests that write to those cases; a test module selects it for
+  ``client`` by overriding ``ui_register_url`` with it.
+- ``airflow_app``: the Airflow API app itself (one per session), with the statutory_clock DAG
+  parsed into its metadata database and unpaused, so the cases asset is known to Airflow.
 
 Airflow reads its home at import, so this module sets ``AIRFLOW_HOME`` (a temporary one) before
 anything imports airflow, unless another conftest did first (tests/dags/conftest.py sets one
@@ -56,6 +60,8 @@ from statutory_clock.store import db  # noqa: E402
 from tests.conftest import _fresh_postgres, _as_app, _drop_database  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
+CLOCK_DAG = REPO / "dags" / "statutory_clock.py"
+SEED_AS_OF = date(2017, 10, 2)
 USERS = {"pm": "user", "viewer": "viewer", "admin": "admin"}
 
 
@@ -128,7 +134,9 @@ def ui_register_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
 
 @pytest.fixture(scope="session")
 def airflow_app() -> Any:
-    """Airflow's API server app with the project's plugins, on a migrated metadata database."""
+    """Airflow's API server app with the project's plugins, on a migrated metadata database in
+    which the statutory_clock DAG is parsed and unpaused (so a recorded fact's asset event has
+    a consumer, as in the running product)."""
     from tests.dags.airflow_runner import fresh_airflow_home
 
     home = fresh_airflow_home()
@@ -139,35 +147,63 @@ def airflow_app() -> Any:
     settings.configure_vars()
     settings.reconfigure_orm()
     from airflow.api_fastapi.app import create_app, purge_cached_app
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
 
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=str(CLOCK_DAG))
+    assert not bag.import_errors, bag.import_errors
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        session.execute(
+            update(DagModel).where(DagModel.dag_id == "statutory_clock").values(is_paused=False)
+        )
     purge_cached_app()
     return create_app()
 
 
-def _token(username: str) -> str:
+@pytest.fixture
+def seed_register_url(register_url: str) -> str:
+    """A register (SQLite, PostgreSQL) holding the five seed councils as they stood in 2017,
+    open."""
+    from statutory_clock.store import register
+    from tests.seeds import SEED_FILES, seed_as_it_stood
+
+    engine = db.make_engine(register_url)
+    try:
+        with db.transaction(engine) as session:
+            for path in SEED_FILES:
+                register.import_case(session, seed_as_it_stood(path), "loader", SEED_AS_OF)
+    finally:
+        engine.dispose()
+    return register_url
+
+
+def token(username: str, role: str | None = None, **kwargs: Any) -> str:
+    """A real Airflow JWT for a simple-auth-manager user, as the login page would issue."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    return str(
-        get_auth_manager().generate_jwt(
-            SimpleAuthManagerUser(username=username, role=USERS[username])
-        )
-    )
+    user = SimpleAuthManagerUser(username=username, role=role or USERS[username])
+    return str(get_auth_manager().generate_jwt(user, **kwargs))
 
 
 @pytest.fixture
 def pm_cookies(airflow_app: Any) -> dict[str, str]:
-    return {"_token": _token("pm")}
+    return {"_token": token("pm")}
 
 
 @pytest.fixture
 def viewer_cookies(airflow_app: Any) -> dict[str, str]:
-    return {"_token": _token("viewer")}
+    return {"_token": token("viewer")}
 
 
 @pytest.fixture
 def admin_cookies(airflow_app: Any) -> dict[str, str]:
-    return {"_token": _token("admin")}
+    return {"_token": token("admin")}
 
 
 @pytest.fixture
