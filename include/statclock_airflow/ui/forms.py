@@ -1,10 +1,3 @@
-<<<<<<< HEAD
-"""The council page's forms: what a refused submission tells the page to show."""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-=======
 """The council page's three forms: parsed and checked into typed requests, or one refusal.
 
 Each form arrives as text fields (``application/x-www-form-urlencoded``). The rules are the
@@ -63,24 +56,16 @@ LABELS = {
     "version": "Version",
     "form": "Form",
 }
->>>>>>> wt-writes
 
 
 @dataclass(frozen=True)
 class FormError:
-<<<<<<< HEAD
-    """A refused form: which form (event, action or adjustment), which field, and the message
-    (the same words as the CLI's one-line error)."""
-=======
     """A refused form: which form, which field (its name in the form; for a date, the date
     input's name, e.g. ``date``), and one message naming the field and the value."""
->>>>>>> wt-writes
 
     form: str
     field: str
     message: str
-<<<<<<< HEAD
-=======
 
 
 class FormInvalid(ValueError):
@@ -241,4 +226,3 @@ PARSERS: dict[FormName, Callable[[Mapping[str, str]], EventForm | ActionForm | A
     "action": parse_action,
     "adjustment": parse_adjustment,
 }
->>>>>>> wt-writes
