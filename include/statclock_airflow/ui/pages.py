@@ -617,7 +617,9 @@ def council_page(request: Request, key: str, user: ReaderDep, session: SessionDe
 # -- board pack downloads -------------------------------------------------------------------------
 
 
-@router.get("/councils/{key}/packs/{period}/{version}.pdf", name="pack_pdf", response_model=None)
+@router.get(
+    "/councils/{key}/packs/{period:path}/{version}.pdf", name="pack_pdf", response_model=None
+)
 def pack_pdf(
     request: Request, key: str, period: str, version: int, user: ReaderDep, session: SessionDep
 ) -> Response:
