@@ -590,6 +590,9 @@ def render_council(
         csrf_field=CSRF_FIELD,
         csrf=csrf_token(request),
         recorded=RECORDED.get(recorded, ""),
+        # The fact is committed but Airflow could not be told (see writes.py): say when the
+        # statutory_clock DAG will pick it up instead.
+        recompute_later=recorded in RECORDED and params.get("recompute") == "later",
         recorded_kind=recorded if recorded in RECORDED else "",
         error=error,
         error_href=error_href,
