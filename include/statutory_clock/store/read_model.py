@@ -22,7 +22,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -243,8 +243,50 @@ def _entry(
     )
 
 
+class _Deadline(Protocol):
+    """What :func:`next_deadline` reads of a timeline entry."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def status(self) -> MilestoneState: ...
+    @property
+    def party(self) -> Party: ...
+    @property
+    def effective_due(self) -> date: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _PortfolioMilestone(NamedTuple):
+    """A milestone as the portfolio reads it: only the columns its row needs."""
+
+    inspection_id: int
+    milestone_id: str
+    title: str
+    effective_due: date
+    window_start: date | None
+    kind: str
+    actual: date | None
+    party: str
+    waived: bool
+
+
+class _Due(NamedTuple):
+    """A milestone's status on the day asked, for a portfolio row's counts and next deadline."""
+
+    id: str
+    title: str
+    status: MilestoneState
+    party: Party
+    effective_due: date
+    kind: str
+
+
 def next_deadline(
-    entries: Sequence[TimelineEntry],
+    entries: Sequence[_Deadline],
     as_of: date,
     calendar: WorkingDayCalendar,
     kinds: Sequence[str] | None = None,
@@ -326,14 +368,27 @@ def portfolio(
     # A portfolio is read on every page view: its 153 councils' action plans (some 9,000 rows)
     # are counted by the database, and the reminders and packs come as bare columns, never
     # as ORM objects, which cost far more to build than to query (see benchmarks/bench_ui.py).
-    query = select(Inspection).options(
-        selectinload(Inspection.local_authority),
-        selectinload(Inspection.milestones),
-    )
+    query = select(Inspection).options(selectinload(Inspection.local_authority))
     if not include_closed:
         query = query.where(Inspection.open.is_(True))
     cases = session.execute(query.order_by(Inspection.key)).scalars().all()
     ids = [c.id for c in cases]
+    milestones: dict[int, list[_PortfolioMilestone]] = {}
+    for found in session.execute(
+        select(
+            MilestoneRecord.inspection_id,
+            MilestoneRecord.milestone_id,
+            MilestoneRecord.title,
+            func.coalesce(MilestoneRecord.extended_to, MilestoneRecord.due),
+            MilestoneRecord.window_start,
+            MilestoneRecord.kind,
+            MilestoneRecord.actual,
+            MilestoneRecord.party,
+            MilestoneRecord.waived,
+        ).where(MilestoneRecord.inspection_id.in_(ids))
+    ):
+        m = _PortfolioMilestone(*found)
+        milestones.setdefault(m.inspection_id, []).append(m)
     ratings: dict[int, Counter[str]] = {}
     for case_id, status, count in session.execute(
         select(ActionItem.inspection_id, ActionItem.status, func.count())
@@ -370,7 +425,17 @@ def portfolio(
         last_pack[pack.inspection_id] = _pack(pack)  # the latest wins
     rows = []
     for case in cases:
-        entries = timeline(case, as_of, calendar)
+        entries = [
+            _Due(
+                m.milestone_id,
+                m.title,
+                persisted_status(m, as_of, calendar, case_open=case.open),
+                party_of(m),
+                m.effective_due,
+                m.kind,
+            )
+            for m in milestones.get(case.id, ())
+        ]
         closing = lifecycle_of(case)
         sent = last_sent.get(case.id)
         latest = last_pack.get(case.id)
