@@ -263,55 +263,64 @@ def read_model_rows(url: str, keys: list[str], label: str, warmups: int, n: int)
 # -- the routes ----------------------------------------------------------------------------------
 
 
-def airflow_user_cookie(home: Path) -> dict[str, str]:
-    """Set up Airflow's simple auth manager with one admin user, "bench", and return the
-    cookie the browser would send for them: a JWT the auth manager itself signed."""
-    os.environ["AIRFLOW_HOME"] = str(home)
-    os.environ["AIRFLOW__CORE__AUTH_MANAGER"] = (
-        "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+def airflow_app(home: Path) -> tuple[Any, dict[str, str]]:
+    """Airflow's own API server app, with the project's plugins, and the cookie a browser
+    would send for its user "bench" (admin): a JWT the auth manager itself signed.
+
+    A new Airflow home (its metadata database migrated by ``airflow db migrate``) and the
+    simple auth manager, as ``./run.sh`` starts the product; the plugin's register is whatever
+    STATCLOCK_DATABASE_URL says when a request comes (set per database by :func:`route_rows`).
+    """
+    import subprocess
+
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "bench:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex * 2,
+            "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex * 2,
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
     )
-    os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "bench:admin"
-    os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", uuid.uuid4().hex * 2)
-    os.environ.setdefault("AIRFLOW__API__SECRET_KEY", uuid.uuid4().hex)
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    from airflow.api_fastapi.app import init_auth_manager
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    from airflow.api_fastapi.app import create_app, get_auth_manager
     from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    manager = init_auth_manager()
-    token = manager.generate_jwt(SimpleAuthManagerUser(username="bench", role="admin"))
-    return {COOKIE_NAME_JWT_TOKEN: token}
+    app = create_app()
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="bench", role="admin"))
+    return app, {COOKIE_NAME_JWT_TOKEN: token}
 
 
-def statclock_app() -> Any:
-    """The plugin's app mounted under /statclock, as Airflow's API server mounts it."""
-    from fastapi import FastAPI
+def portfolio_feed_token(url: str) -> str:
+    """The whole-portfolio feed's token, as `statclock feed url --portfolio` prints it."""
+    from statutory_clock.store.feed_tokens import PORTFOLIO, feed_token
 
-    from statclock_airflow.ui.app import URL_PREFIX, create_app
-
-    root = FastAPI()
-    root.mount(URL_PREFIX, create_app())
-    return root
-
-
-def portfolio_feed_token(url: str) -> str | None:
-    """The whole-portfolio feed's token, made as `statclock feed url --portfolio` makes it;
-    None while the feeds are not there yet."""
-    try:
-        from statutory_clock.store import feeds  # type: ignore[attr-defined]
-    except ImportError:
-        return None
     engine = db.make_engine(url)
     try:
-        with db.transaction(engine) as session:
-            made = feeds.portfolio_token(session, "benchmark")
+        with Session(engine) as session:
+            return feed_token(session, PORTFOLIO)
     finally:
         engine.dispose()
-    return str(made)
 
 
 def route_rows(
-    url: str, keys: list[str], label: str, cookies: dict[str, str], warmups: int, n: int
+    url: str, keys: list[str], label: str, app: Any, cookies: dict[str, str], args: Any
 ) -> list[str]:
     from fastapi.testclient import TestClient
 
@@ -319,45 +328,39 @@ def route_rows(
 
     os.environ["STATCLOCK_DATABASE_URL"] = url
     context.engine.cache_clear()
-    app = statclock_app()
-    paths = {r.path for r in app.routes[-1].routes}  # the mounted plugin app's own routes
     token = portfolio_feed_token(url)
-    requests: list[tuple[str, str, Callable[[int], str]]] = [
-        ("portfolio page", "/", lambda i: "/statclock/"),
-        ("council page", "/councils/{key}", lambda i: f"/statclock/councils/{keys[i % len(keys)]}"),
-        (
-            "portfolio feed",
-            "/feeds/portfolio.ics",
-            lambda i: f"/statclock/feeds/portfolio.ics?token={token}",
-        ),
-        ("JSON portfolio", "/api/portfolio", lambda i: "/statclock/api/portfolio"),
+    requests: list[tuple[str, Callable[[int], str]]] = [
+        ("portfolio page", lambda i: "/statclock/"),
+        ("council page", lambda i: f"/statclock/councils/{keys[i % len(keys)]}"),
+        ("portfolio feed", lambda i: f"/statclock/feeds/portfolio.ics?token={token}"),
+        ("JSON portfolio", lambda i: "/statclock/api/portfolio"),
     ]
     rows = []
-    with TestClient(app, cookies=cookies) as client:
-        for name, route, address in requests:
-            if route not in paths:
-                rows.append(row(label, name, None, f"no route {route} yet"))
-                continue
-            if name == "portfolio feed" and token is None:
-                rows.append(row(label, name, None, "no feed token yet"))
-                continue
+    client = TestClient(app, cookies=cookies)
+    for name, address in requests:
+        answer = client.get(address(0))
+        if answer.status_code != 200:
+            rows.append(row(label, name, None, f"GET {address(0)}: {answer.status_code}"))
+            continue
 
-            def get(i: int, address: Callable[[int], str] = address) -> None:
-                response = client.get(address(i))
-                if response.status_code != 200:
-                    raise RuntimeError(f"GET {address(i)}: {response.status_code} {response.text}")
+        def get(i: int, address: Callable[[int], str] = address) -> None:
+            answer = client.get(address(i))
+            if answer.status_code != 200:
+                raise RuntimeError(f"GET {address(i)}: {answer.status_code} {answer.text[:300]}")
 
-            rows.append(row(label, name, timed(get, warmups, n)))
+        rows.append(row(label, name, timed(get, args.warmups, args.requests)))
     context.engine().dispose()
     context.engine.cache_clear()
     return rows
 
 
-def run(url: str, label: str, args: argparse.Namespace, cookies: dict[str, str]) -> list[str]:
+def run(
+    url: str, label: str, args: argparse.Namespace, app: Any, cookies: dict[str, str]
+) -> list[str]:
     print(f"  {label}: building the register", flush=True)
     keys = build_register(url, args.councils)
     rows = read_model_rows(url, keys, label, args.warmups, args.requests)
-    rows += route_rows(url, keys, label, cookies, args.warmups, args.requests)
+    rows += route_rows(url, keys, label, app, cookies, args)
     return rows
 
 
@@ -372,12 +375,13 @@ def main() -> None:
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STATCLOCK_CACHE_DIR"] = str(Path(tmp) / "cache")
-        cookies = airflow_user_cookie(Path(tmp) / "airflow")
+        print("  Airflow: migrating a metadata database for the API server app", flush=True)
+        app, cookies = airflow_app(Path(tmp) / "airflow")
         if not args.no_sqlite:
-            rows += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args, cookies)
+            rows += run(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args, app, cookies)
         if args.postgres:
             with postgres_database(args.postgres) as url:
-                rows += run(url, "PostgreSQL", args, cookies)
+                rows += run(url, "PostgreSQL", args, app, cookies)
         else:
             rows.append("  PostgreSQL skipped: no --postgres URL nor STATCLOCK_TEST_POSTGRES_URL")
     print(
