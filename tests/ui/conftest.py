@@ -57,7 +57,7 @@ os.environ.setdefault("AIRFLOW__API__SECRET_KEY", "statclock-ui-tests-" + uuid.u
 os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", "statclock-ui-tests-" + uuid.uuid4().hex)
 
 from statutory_clock.store import db  # noqa: E402
-from tests.conftest import _fresh_postgres, _as_app, _drop_database  # noqa: E402
+from tests.conftest import _as_app, _drop_database, _fresh_postgres  # noqa: E402
 
 LONDON = ZoneInfo("Europe/London")
 CLOCK_DAG = REPO / "dags" / "statutory_clock.py"
@@ -207,7 +207,9 @@ def admin_cookies(airflow_app: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(airflow_app: Any, ui_register_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def client(
+    airflow_app: Any, ui_register_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     from statclock_airflow.ui import context

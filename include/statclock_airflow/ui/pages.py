@@ -590,6 +590,9 @@ def render_council(
         csrf_field=CSRF_FIELD,
         csrf=csrf_token(request),
         recorded=RECORDED.get(recorded, ""),
+        # The fact is committed but Airflow could not be told (see writes.py): say when the
+        # statutory_clock DAG will pick it up instead.
+        recompute_later=recorded in RECORDED and params.get("recompute") == "later",
         recorded_kind=recorded if recorded in RECORDED else "",
         error=error,
         error_href=error_href,
@@ -617,7 +620,9 @@ def council_page(request: Request, key: str, user: ReaderDep, session: SessionDe
 # -- board pack downloads -------------------------------------------------------------------------
 
 
-@router.get("/councils/{key}/packs/{period}/{version}.pdf", name="pack_pdf", response_model=None)
+@router.get(
+    "/councils/{key}/packs/{period:path}/{version}.pdf", name="pack_pdf", response_model=None
+)
 def pack_pdf(
     request: Request, key: str, period: str, version: int, user: ReaderDep, session: SessionDep
 ) -> Response:
