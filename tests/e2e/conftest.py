@@ -173,6 +173,8 @@ def _environment(home: Path, port: int, mail_port: int) -> dict[str, str]:
             "STATCLOCK_PACKS_DIR": str(home / "packs"),
             "STATCLOCK_CACHE_DIR": str(home / "cache"),
             "STATCLOCK_PROGRAMME_MANAGER": "programme.manager@localhost",
+            # Where people reach Airflow: `statclock feed url` prints feed addresses under it.
+            "STATCLOCK_BASE_URL": f"http://127.0.0.1:{port}",
             "AIRFLOW_CONN_STATCLOCK_SMTP": json.dumps(
                 {
                     "conn_type": "smtp",
@@ -300,6 +302,67 @@ def today() -> date:
     from statclock_airflow.ui.context import today as pages_today
 
     return pages_today()
+
+
+def open_cases(register: Any, *, include_closed: bool = False) -> list[Any]:
+    """The portfolio's rows as the read model gives them now (``PortfolioRow``)."""
+    from sqlalchemy.orm import Session
+
+    from statutory_clock.store.read_model import portfolio
+
+    with Session(register) as session:
+        return portfolio(session, today(), include_closed=include_closed)
+
+
+def case_view(register: Any, key: str) -> Any:
+    """A council's ``CaseView`` as the read model gives it now."""
+    from sqlalchemy.orm import Session
+
+    from statutory_clock.store.read_model import case_view as view
+
+    with Session(register) as session:
+        return view(session, key, today())
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact to record on a live council: milestone ``milestone`` happened on ``day``, and the
+    rules then move ``dependents`` (milestones computed from its forecast date)."""
+
+    key: str
+    authority: str
+    milestone: Any  # TimelineEntry
+    dependents: tuple[Any, ...]
+    day: date
+
+
+def fact_that_moves_the_clock(register: Any) -> Fact:
+    """From the register: an open council's milestone with no actual date yet whose dependants
+    are computed from its forecast (so recording it moves them), preferring one still upcoming,
+    and a day in the recent past, not its due date, for it to have happened on."""
+    from datetime import timedelta
+
+    found: list[tuple[int, Fact]] = []
+    for row in open_cases(register):
+        view = case_view(register, row.key)
+        for entry in view.timeline:
+            if entry.actual is not None or entry.waived:
+                continue
+            dependents = tuple(
+                other for other in view.timeline if f"({entry.id}, forecast)" in other.basis
+            )
+            if not dependents:
+                continue
+            day = next(
+                today() - timedelta(days=n)
+                for n in range(3, 30)
+                if today() - timedelta(days=n) not in (entry.effective_due, entry.forecast_due)
+            )
+            rank = 0 if entry.status == "upcoming" else 1
+            found.append((rank, Fact(row.key, row.authority, entry, dependents, day)))
+            break
+    assert found, "no open council in the demo register has a milestone that moves others"
+    return min(found, key=lambda pair: pair[0])[1]
 
 
 # -- the browser ----------------------------------------------------------------------------------
