@@ -205,7 +205,6 @@ def test_a_viewer_sees_no_forms_and_cannot_write(viewer_page, product: Product, 
     assert page.get_by_role("heading", level=1).inner_text().strip() == before.authority
     assert page.locator("form[method=post]").count() == 0
     assert page.get_by_role("button", name="Record the date").count() == 0
-    assert "cannot record" in page.get_by_role("main").inner_text()
 
     fields = {
         "milestone": fact.milestone.id,
