@@ -32,3 +32,7 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]]; then
     -r requirements.txt -r requirements-dev.txt -c constraints.txt -e .
   echo "$wanted" > "$stamp"
 fi
+
+# The programme manager's page: GOV.UK Frontend, pinned, bundled into the plugin's static files
+# (quick when already built).
+scripts/build-static.sh

@@ -1,4 +1,4 @@
-"""``statclock`` commands for the case register: db, case, action, milestone, demo.
+"""``statclock`` commands for the case register: db, case, action, milestone, feed, demo.
 
 Every write is one transaction: it commits whole or leaves the database untouched. Case files
 are validated before the database is opened at all.
@@ -225,6 +225,22 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     common(rename)
     authorities = authority_sub.add_parser("list", help="every authority and its cases")
     common(authorities)
+
+    feed = sub.add_parser("feed", help="calendar feeds of the deadlines, for Outlook")
+    feed_sub = feed.add_subparsers(dest="feed_command", required=True)
+    url = feed_sub.add_parser(
+        "url",
+        help="print a council's calendar feed address (with its secret token), or the "
+        "portfolio's with --portfolio",
+    )
+    url.add_argument("key", nargs="?", type=_KEY, help="the case key, e.g. croydon-2017")
+    url.add_argument("--portfolio", action="store_true", help="the feed of every open case instead")
+    url.add_argument(
+        "--rotate",
+        action="store_true",
+        help="give the feed a new secret token: the old address stops working",
+    )
+    common(url)
 
     demo = sub.add_parser("demo", help="the demo councils of the seed documents")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
@@ -473,13 +489,13 @@ def _case_export(args: argparse.Namespace) -> str:
 
 
 def _case_list(args: argparse.Namespace) -> str:
-    from statutory_clock.store.read_model import portfolio, to_json
+    from statutory_clock.store.read_model import portfolio, portfolio_json
 
     engine = _engine(args)
     today = _today(args)
     rows = _write(engine, lambda s: portfolio(s, today, include_closed=args.all))
     if args.format == "json":
-        return json.dumps([to_json(row) for row in rows], indent=2, ensure_ascii=False)
+        return json.dumps(portfolio_json(rows), indent=2, ensure_ascii=False)
     if not rows:
         return (
             "No open cases (`statclock case list --all` shows closed ones too)."
@@ -528,53 +544,14 @@ def _closed_line(reason: str | None, on: date | None, superseded_by: str | None)
 
 
 def _case_show(args: argparse.Namespace) -> str:
-    from statutory_clock.store.read_model import case_view
+    from statutory_clock.store.read_model import case_json, case_view
 
     engine = _engine(args)
     today = _today(args)
     view = _write(engine, lambda s: case_view(s, args.key, today))
     if args.format == "json":
-        return json.dumps(_case_json(view), indent=2, ensure_ascii=False)
+        return json.dumps(case_json(view), indent=2, ensure_ascii=False)
     return _case_table(view)
-
-
-def _case_json(view: CaseView) -> dict[str, Any]:
-    from statutory_clock.store.read_model import to_json
-
-    return {
-        "key": view.key,
-        "version": view.version,
-        "authority": view.authority,
-        "dfe_code": view.dfe_code,
-        "framework": view.framework,
-        "published": view.published.isoformat(),
-        "state": view.state,
-        "lifecycle": to_json(view.lifecycle),
-        "as_of": view.as_of.isoformat(),
-        "next_deadline": to_json(view.next_deadline),
-        "counts": to_json(view.counts),
-        "milestones": [
-            {
-                "id": m.id,
-                "title": m.title,
-                "due": m.forecast_due.isoformat(),
-                "effective_due": m.effective_due.isoformat(),
-                "window_start": m.window_start.isoformat() if m.window_start else None,
-                "actual": m.actual.isoformat() if m.actual else None,
-                "extended_to": m.extended_to.isoformat() if m.extended_to else None,
-                "waived": m.waived,
-                "status": m.status,
-                "status_as_of": view.as_of.isoformat(),
-                "party": m.party,
-                "rule": m.rule,
-                "source": m.source,
-                "basis": m.basis,
-                "owner": m.owner,
-                "due_version": m.due_version,
-            }
-            for m in view.timeline
-        ],
-    }
 
 
 def _case_table(view: CaseView) -> str:
@@ -791,6 +768,68 @@ def _milestone_adjust(args: argparse.Namespace) -> str:
     return f"{args.milestone} of {args.key} {what} (agreed by {args.agreed_by})."
 
 
+BASE_URL_SETTING = "STATCLOCK_BASE_URL"
+DEFAULT_BASE_URL = "http://localhost:8080"  # where ./run.sh serves Airflow and the page
+
+
+def base_url() -> str:
+    """The address people reach Airflow at (``$STATCLOCK_BASE_URL``), without a final /."""
+    from urllib.parse import urlsplit
+
+    text = os.environ.get(BASE_URL_SETTING) or DEFAULT_BASE_URL
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or any(c.isspace() or not c.isprintable() for c in text)
+    ):
+        raise RegisterCommandError(
+            f"{BASE_URL_SETTING}: {printable(text, 200)!r} is not an http or https address "
+            "such as https://airflow.council.example"
+        )
+    return text.rstrip("/")
+
+
+def _feed_url(args: argparse.Namespace) -> str:
+    from statutory_clock.store import register
+    from statutory_clock.store.feed_tokens import PORTFOLIO, case_scope
+
+    if (args.key is None) == (not args.portfolio):
+        raise RegisterCommandError(
+            "key: give a case key or --portfolio, not both"
+            if args.key
+            else "key: give a case key (e.g. croydon-2017) or --portfolio"
+        )
+    base = base_url()
+    scope = PORTFOLIO if args.portfolio else case_scope(args.key)
+    name = "portfolio" if args.portfolio else args.key
+    engine = _engine(args)
+    if args.rotate:
+        token = _write(engine, lambda s: register.rotate_feed_token(s, scope, _actor(args)))
+    else:
+        token = _write(engine, lambda s: register.feed_token(s, scope))
+    print(
+        "Subscribe to this address in Outlook (Add calendar > Subscribe from web). Anyone "
+        "with this address can read the feed; "
+        + (
+            "the previous address no longer works."
+            if args.rotate
+            else "rotate it with --rotate (the old address then stops working)."
+        ),
+        file=sys.stderr,
+    )
+    return f"{base}/statclock/feeds/{name}.ics?token={token}"
+
+
 def _audit_verify(args: argparse.Namespace) -> str:
     from sqlalchemy import select
 
@@ -877,5 +916,6 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("audit", "verify"): _audit_verify,
     ("authority", "rename"): _authority_rename,
     ("authority", "list"): _authority_list,
+    ("feed", "url"): _feed_url,
     ("demo", "load"): _demo_load,
 }

@@ -338,28 +338,30 @@ def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:
 
 
 def ics_for(item: ReminderItem, stamp: datetime) -> str:
-    from icalendar import Calendar, Event
+    """The deadline as an iCalendar attachment: the same event, UID and SEQUENCE as the
+    calendar feeds publish (statutory_clock.ical), so a client holding both keeps one entry."""
+    from statutory_clock.ical import deadline_event, new_calendar, to_text
 
-    cal = Calendar()
-    cal.add("prodid", "-//statclock//Statutory clock//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    event = Event()
-    # Stable UID, rising SEQUENCE: a calendar client moves the entry when the deadline moves.
-    event.add("uid", f"{item.case_key}-{item.item.replace(':', '-')}@statclock")
-    event.add("sequence", item.due_version)
-    event.add("dtstamp", stamp)
-    event.add("dtstart", item.due)
-    event.add("summary", f"{item.authority}: {item.title}")
+    cal = new_calendar()
     details = [f"What is needed: {item.needed}"]
     if item.basis:
         details.append(f"Basis: {item.basis}")
     if item.source:
         details.append(f"Source: {item.source}")
-    event.add("description", "\n".join(details))
-    cal.add_component(event)
-    text: bytes = cal.to_ical()
-    return text.decode("utf-8")
+    cal.add_component(
+        deadline_event(
+            case_key=item.case_key,
+            item=item.item,
+            due=item.due,
+            # Stable UID, rising SEQUENCE: a calendar client moves the entry when the deadline
+            # moves.
+            sequence=item.due_version,
+            summary=f"{item.authority}: {item.title}",
+            description=details,
+            stamp=stamp,
+        )
+    )
+    return to_text(cal)
 
 
 def times_for(item: ReminderItem, policy: ReminderPolicy) -> LeadTimes:

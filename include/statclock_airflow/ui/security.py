@@ -38,14 +38,20 @@ def reader(request: Request, user: GetUserDep) -> BaseUser:
     return user
 
 
-def editor(user: GetUserDep) -> BaseUser:
-    allowed = _auth_manager().is_authorized_dag(
+def may_edit(user: BaseUser) -> bool:
+    """Whether this user may record facts (see :data:`EditorDep`), without refusing: for a page
+    deciding whether to show its forms."""
+    allowed: bool = _auth_manager().is_authorized_dag(
         method="POST",
         access_entity=DagAccessEntity.RUN,
         details=DagDetails(id=CLOCK_DAG_ID),
         user=user,
     )
-    if not allowed:
+    return allowed
+
+
+def editor(user: GetUserDep) -> BaseUser:
+    if not may_edit(user):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             "Your Airflow role may read the statutory clock but not record facts in it",
@@ -97,4 +103,49 @@ def check_csrf(request: Request, submitted: str | None) -> None:
             status.HTTP_403_FORBIDDEN,
             "This form has expired or did not come from the statutory clock page: reload "
             "the page and try again",
+        )
+
+
+def _origin_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _own_origins(request: Request) -> set[str]:
+    """The origins this page is served from: as the request reached us (the Host header), as a
+    proxy in front says it was asked (X-Forwarded-Host/-Proto), and Airflow's ``base_url``."""
+    from airflow.configuration import conf
+
+    scheme = request.url.scheme
+    own = {_origin_of(str(request.base_url))}
+    forwarded_host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    if forwarded_host:
+        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip() or scheme
+        own.add(_origin_of(f"{proto}://{forwarded_host}"))
+    base_url = conf.get("api", "base_url", fallback="") or ""
+    if base_url:
+        own.add(_origin_of(base_url))
+    own.discard("")
+    return own
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a write a browser says came from another site (403): a ``Sec-Fetch-Site`` other
+    than same-origin, or an ``Origin`` that is not this server's. Clients that send neither
+    (scripts, old browsers) still need :func:`csrf_token`, which another site cannot read."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    foreign = fetch_site is not None and fetch_site not in ("same-origin", "none")
+    if origin is not None and not foreign:
+        foreign = origin == "null" or _origin_of(origin) not in _own_origins(request)
+    if foreign:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "This form was sent from another site: facts can only be recorded from the "
+            "statutory clock page itself",
         )

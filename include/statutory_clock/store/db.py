@@ -110,10 +110,11 @@ def upgrade(url: str | None = None, revision: str = "head", owner: str | None = 
     return None
 
 
-# Every table is the application's to read and write, except these two: the audit trail is
-# append-only (INSERT and SELECT), and the schema version is the owner's (SELECT).
+# Every table is the application's to read and write, except these: the audit trail is
+# append-only (INSERT and SELECT); the schema version and the secrets a migration made (the
+# calendar feeds' token key) are the owner's (SELECT).
 _APPEND_ONLY = ("audit_event",)
-_READ_ONLY = ("alembic_version",)
+_READ_ONLY = ("alembic_version", "register_secret")
 
 
 def grant_application_role(owner: str, role: str) -> None:
@@ -131,13 +132,21 @@ def grant_application_role(owner: str, role: str) -> None:
             connection.exec_driver_sql(
                 f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {who}"
             )
-            for table in (*_APPEND_ONLY, *_READ_ONLY):
+            # A register migrated to an earlier revision may not have every table yet.
+            present = set(
                 connection.exec_driver_sql(
-                    f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {quote(table)} "
-                    f"FROM {who}"
-                )
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                ).scalars()
+            )
+            for table in (*_APPEND_ONLY, *_READ_ONLY):
+                if table in present:
+                    connection.exec_driver_sql(
+                        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON "
+                        f"{quote(table)} FROM {who}"
+                    )
             for table in _READ_ONLY:
-                connection.exec_driver_sql(f"REVOKE INSERT ON {quote(table)} FROM {who}")
+                if table in present:
+                    connection.exec_driver_sql(f"REVOKE INSERT ON {quote(table)} FROM {who}")
     finally:
         engine.dispose()
 

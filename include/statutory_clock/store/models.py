@@ -349,3 +349,29 @@ class CalendarChange(Base):
     title: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(100))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RegisterSecret(Base):
+    """A random secret made by a migration (0004: ``feed_token``, the key of the calendar
+    feeds' tokens). The application's role may read it, never change it."""
+
+    __tablename__ = "register_secret"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class FeedToken(Base):
+    """A calendar feed whose token was rotated: ``scope`` is ``portfolio`` or ``case:<key>``.
+
+    The token itself is never stored: it is an HMAC of the scope and ``generation`` under the
+    ``feed_token`` secret (statutory_clock.store.feed_tokens). A feed with no row is at
+    generation 0; each rotation adds one, and the old address stops working.
+    """
+
+    __tablename__ = "feed_token"
+
+    scope: Mapped[str] = mapped_column(String(110), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    rotated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rotated_by: Mapped[str] = mapped_column(String(200))

@@ -452,3 +452,48 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value
+
+
+def portfolio_json(rows: Iterable[PortfolioRow]) -> list[Any]:
+    """The portfolio as ``statclock case list --format json`` and ``/statclock/api/portfolio``
+    give it: one object per row, every field of :class:`PortfolioRow`."""
+    return [to_json(row) for row in rows]
+
+
+def case_json(view: CaseView) -> dict[str, Any]:
+    """A case as ``statclock case show KEY --format json`` and ``/statclock/api/councils/KEY``
+    give it: the read model's fields, a milestone's forecast due date named ``due``."""
+    return {
+        "key": view.key,
+        "version": view.version,
+        "authority": view.authority,
+        "dfe_code": view.dfe_code,
+        "framework": view.framework,
+        "published": view.published.isoformat(),
+        "state": view.state,
+        "lifecycle": to_json(view.lifecycle),
+        "as_of": view.as_of.isoformat(),
+        "next_deadline": to_json(view.next_deadline),
+        "counts": to_json(view.counts),
+        "milestones": [
+            {
+                "id": m.id,
+                "title": m.title,
+                "due": m.forecast_due.isoformat(),
+                "effective_due": m.effective_due.isoformat(),
+                "window_start": m.window_start.isoformat() if m.window_start else None,
+                "actual": m.actual.isoformat() if m.actual else None,
+                "extended_to": m.extended_to.isoformat() if m.extended_to else None,
+                "waived": m.waived,
+                "status": m.status,
+                "status_as_of": view.as_of.isoformat(),
+                "party": m.party,
+                "rule": m.rule,
+                "source": m.source,
+                "basis": m.basis,
+                "owner": m.owner,
+                "due_version": m.due_version,
+            }
+            for m in view.timeline
+        ],
+    }

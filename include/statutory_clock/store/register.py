@@ -17,6 +17,8 @@ The work is done by modules named for their jobs, each importing only those befo
   and a whole case exported (canonical).
 - :mod:`~statutory_clock.store.case_import`: case files in, a replacement audited difference by
   difference.
+- :mod:`~statutory_clock.store.feed_tokens`: the calendar feeds' secret tokens, read and
+  rotated.
 
 Every write runs inside a caller's transaction (:func:`statutory_clock.store.db.transaction`),
 takes the writer lock first, locks and version-bumps each case it changes, and audits every
@@ -37,6 +39,9 @@ from statutory_clock.store.case_export import export_case
 from statutory_clock.store.case_import import import_case
 from statutory_clock.store.errors import ConflictError, RegisterError
 from statutory_clock.store.facts import RAG, adjust_milestone, record_event, update_action
+from statutory_clock.store.feed_tokens import check as check_feed_token
+from statutory_clock.store.feed_tokens import feed_token
+from statutory_clock.store.feed_tokens import rotate as rotate_feed_token
 from statutory_clock.store.lifecycle import (
     close_case,
     reopen_case,
@@ -65,8 +70,10 @@ __all__ = [
     "audit",
     "calendar_for",
     "case_facts",
+    "check_feed_token",
     "close_case",
     "export_case",
+    "feed_token",
     "get_case",
     "import_case",
     "list_authorities",
@@ -78,6 +85,7 @@ __all__ = [
     "record_event",
     "rename_authority",
     "reopen_case",
+    "rotate_feed_token",
     "supersede",
     "superseded_by",
     "update_action",
