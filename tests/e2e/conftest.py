@@ -1,0 +1,483 @@
+"""The product running as ``./run.sh`` runs it, driven by a real browser.
+
+One ``airflow standalone`` (SQLite for Airflow and for the case register, the project's dags/
+and plugins/, the demo councils loaded with ``statclock demo load``) and the mail catcher are
+started once per test session, in a temporary directory on free ports, and stopped at the end
+(SIGTERM to each process group, SIGKILL 30 s later, as run.sh does). Headless Chromium is
+Debian's (/usr/bin/chromium), driven by Playwright; axe-core comes from tests/e2e/node_modules
+(``scripts/e2e-deps.sh`` installs both). Every page a test visits is saved as a full-page PNG
+under var/screenshots/.
+
+Two Airflow users with passwords chosen here: ``pm`` (role User: may record facts) and
+``viewer`` (role Viewer: may only read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CHROMIUM = Path(os.environ.get("STATCLOCK_CHROMIUM", "/usr/bin/chromium"))
+AXE_JS = HERE / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+STARTUP_SECONDS = 180
+STOP_SECONDS = 30
+USERS = {"pm": "user", "viewer": "viewer"}
+PREFIX = "/statclock"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in tests/e2e is marked ``e2e`` (deselect with ``-m "not e2e"``)."""
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+# -- the product ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"({path} not written)"
+
+
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    proc.poll()  # reap the group leader if it has exited, so a zombie does not count
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each whole process group (``airflow standalone`` leaves its scheduler, API
+    server and workers behind when only it is signalled), SIGKILL to what is left 30 s later."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and any(_group_alive(p) for p in procs):
+        time.sleep(0.5)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+
+@dataclass
+class Product:
+    """The running product: where it listens, its environment, and its users' passwords."""
+
+    base_url: str
+    env: dict[str, str]
+    register_url: str
+    passwords: dict[str, str]
+    home: Path
+    mail_dir: Path
+    airflow_log: Path
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def token(self, user: str) -> str:
+        """A real Airflow JWT for the user, from the simple auth manager's /auth/token."""
+        if user not in self._tokens:
+            response = httpx.post(
+                self.url("/auth/token"),
+                json={"username": user, "password": self.passwords[user]},
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            self._tokens[user] = response.json()["access_token"]
+        return self._tokens[user]
+
+    def statclock(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the ``statclock`` CLI against the same register, as an operator would."""
+        return subprocess.run(
+            [_bin("statclock"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent))
+    assert found, f"{name} is not installed beside {sys.executable} (scripts/setup-venv.sh)"
+    return found
+
+
+def _environment(home: Path, port: int, mail_port: int) -> dict[str, str]:
+    env = os.environ.copy()
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # This checkout's code first (a git worktree's include/ rather than the one .venv points at).
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "include"), str(ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    airflow_home = home / "airflow"
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/London",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{role}" for user, role in USERS.items()
+            ),
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            # Light on a two-core machine: one API worker, a few task slots at a time.
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
+            "STATCLOCK_DATABASE_URL": f"sqlite:///{home / 'statclock.db'}",
+            "STATCLOCK_PACKS_DIR": str(home / "packs"),
+            "STATCLOCK_CACHE_DIR": str(home / "cache"),
+            "STATCLOCK_PROGRAMME_MANAGER": "programme.manager@localhost",
+            # Where people reach Airflow: `statclock feed url` prints feed addresses under it.
+            "STATCLOCK_BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW_CONN_STATCLOCK_SMTP": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": mail_port,
+                    "extra": {
+                        "disable_tls": True,
+                        "disable_ssl": True,
+                        "from_email": "statclock@localhost",
+                    },
+                }
+            ),
+        }
+    )
+    for name in ("STATCLOCK_TEST_POSTGRES_URL", "PYTEST_CURRENT_TEST"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """The product, started once for the whole e2e session."""
+    home = tmp_path_factory.mktemp("e2e-product")
+    airflow_home = home / "airflow"
+    mail_dir = home / "mail"
+    for folder in (airflow_home, mail_dir, home / "packs"):
+        folder.mkdir(parents=True)
+    port, mail_port = _free_port(), _free_port()
+    env = _environment(home, port, mail_port)
+
+    # Known passwords: the simple auth manager keeps the file's and generates only missing ones.
+    passwords = {user: secrets.token_urlsafe(12) for user in USERS}
+    password_file = airflow_home / "simple_auth_manager_passwords.json.generated"
+    password_file.write_text(json.dumps(passwords) + "\n")
+
+    loaded = subprocess.run(
+        [_bin("statclock"), "demo", "load"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+
+    procs: list[subprocess.Popen[bytes]] = []
+    mail_log = home / "mail-catcher.log"
+    airflow_log = airflow_home / "standalone.log"
+    try:
+        with mail_log.open("wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "devtools.mailcatcher",
+                        "--dir",
+                        str(mail_dir),
+                        "--port",
+                        str(mail_port),
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        with airflow_log.open("wb") as out:
+            airflow = subprocess.Popen(
+                [_bin("airflow"), "standalone"],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            procs.append(airflow)
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                if httpx.get(base_url + "/api/v2/monitor/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if airflow.poll() is not None:
+                pytest.fail(
+                    f"airflow standalone exited ({airflow.returncode}):\n{_tail(airflow_log)}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"Airflow was not healthy within {STARTUP_SECONDS} s:\n{_tail(airflow_log)}"
+                )
+            time.sleep(1)
+        yield Product(
+            base_url=base_url,
+            env=env,
+            register_url=env["STATCLOCK_DATABASE_URL"],
+            passwords=passwords,
+            home=home,
+            mail_dir=mail_dir,
+            airflow_log=airflow_log,
+        )
+    finally:
+        _stop(procs)
+
+
+# -- the register, read as the pages read it ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def register(product: Product) -> Iterator[Any]:
+    """A SQLAlchemy engine on the product's case register (the same SQLite file)."""
+    from statutory_clock.store import db
+
+    engine = db.make_engine(product.register_url)
+    yield engine
+    engine.dispose()
+
+
+def today() -> date:
+    """The day the pages are as of (today in London)."""
+    from statclock_airflow.ui.context import today as pages_today
+
+    return pages_today()
+
+
+def open_cases(register: Any, *, include_closed: bool = False) -> list[Any]:
+    """The portfolio's rows as the read model gives them now (``PortfolioRow``)."""
+    from sqlalchemy.orm import Session
+
+    from statutory_clock.store.read_model import portfolio
+
+    with Session(register) as session:
+        return portfolio(session, today(), include_closed=include_closed)
+
+
+def case_view(register: Any, key: str) -> Any:
+    """A council's ``CaseView`` as the read model gives it now."""
+    from sqlalchemy.orm import Session
+
+    from statutory_clock.store.read_model import case_view as view
+
+    with Session(register) as session:
+        return view(session, key, today())
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A fact to record on a live council: milestone ``milestone`` happened on ``day``, and the
+    rules then move ``dependents`` (milestones computed from its forecast date)."""
+
+    key: str
+    authority: str
+    milestone: Any  # TimelineEntry
+    dependents: tuple[Any, ...]
+    day: date
+
+
+def fact_that_moves_the_clock(register: Any) -> Fact:
+    """From the register: an open council's milestone with no actual date yet whose dependants
+    are computed from its forecast (so recording it moves them), preferring one still upcoming,
+    and a day in the recent past, not its due date, for it to have happened on."""
+    from datetime import timedelta
+
+    found: list[tuple[int, Fact]] = []
+    for row in open_cases(register):
+        view = case_view(register, row.key)
+        for entry in view.timeline:
+            if entry.actual is not None or entry.waived:
+                continue
+            dependents = tuple(
+                other for other in view.timeline if f"({entry.id}, forecast)" in other.basis
+            )
+            if not dependents:
+                continue
+            day = next(
+                today() - timedelta(days=n)
+                for n in range(3, 30)
+                if today() - timedelta(days=n) not in (entry.effective_due, entry.forecast_due)
+            )
+            rank = 0 if entry.status == "upcoming" else 1
+            found.append((rank, Fact(row.key, row.authority, entry, dependents, day)))
+            break
+    assert found, "no open council in the demo register has a milestone that moves others"
+    return min(found, key=lambda pair: pair[0])[1]
+
+
+# -- the browser ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright is not installed (requirements-dev.txt: playwright)")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/e2e-deps.sh (apt-get install chromium)")
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            # Root in a container: Chromium's sandbox needs user namespaces it does not get.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _context(browser: Any, product: Product, user: str | None) -> Any:
+    context = browser.new_context(
+        base_url=product.base_url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    context.set_default_timeout(30_000)
+    if user is not None:
+        context.add_cookies(
+            [
+                {
+                    "name": "_token",
+                    "value": product.token(user),
+                    "url": product.base_url + "/",
+                }
+            ]
+        )
+    return context
+
+
+@pytest.fixture
+def anonymous_page(browser: Any, product: Product) -> Iterator[Any]:
+    """A browser tab with no Airflow session (to log in through the form)."""
+    context = _context(browser, product, None)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def page(browser: Any, product: Product) -> Iterator[Any]:
+    """A browser tab logged in as the programme manager (role User)."""
+    context = _context(browser, product, "pm")
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def viewer_page(browser: Any, product: Product) -> Iterator[Any]:
+    """A browser tab logged in as a read-only Airflow user (role Viewer)."""
+    context = _context(browser, product, "viewer")
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """A full-page PNG of what the page shows now, under var/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def visit(page: Any, path: str, name: str, *, status: int | None = 200) -> Any:
+    """Open ``path`` (under the product's base URL), check the HTTP status, save a screenshot."""
+    response = page.goto(path, wait_until="load")
+    assert response is not None
+    if status is not None:
+        assert response.status == status, f"GET {path}: {response.status}\n{page.content()[:2000]}"
+    screenshot(page, name)
+    return response
+
+
+# -- accessibility --------------------------------------------------------------------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical WCAG 2.2 A/AA violations on the page as it stands."""
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: run scripts/e2e-deps.sh (npm ci in tests/e2e)")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # A strict Content-Security-Policy may refuse the script tag: then evaluate it below.
+        with contextlib.suppress(Exception):
+            page.add_script_tag(path=str(AXE_JS))
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern.
+        page.evaluate(AXE_JS.read_text() + "\n;true")
+    results: dict[str, Any] = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    return [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['impact']}: {violation['id']}: {violation['help']}")
+        for node in violation["nodes"][:5]:
+            lines.append(f"    {node.get('target')}: {node.get('failureSummary', '')[:300]}")
+    return "\n".join(lines)
