@@ -483,3 +483,25 @@ def test_what_if_refuses_bad_input_in_one_line(client, pm_cookies, params, words
     summary = re.search(r'govuk-error-summary__list">(.*?)</ul>', page.text, re.S).group(1)
     assert words in text(summary)
     assert "Traceback" not in page.text and "<b>nope</b>" not in page.text
+
+
+def test_each_page_gives_the_feed_address_that_works(client, pm_cookies, ui_register_url):
+    """The address shown on the portfolio and on a council's page is its feed, with the token
+    `statclock feed url` prints; fetched without any Airflow login, as Outlook would."""
+    from icalendar import Calendar
+
+    key = read(ui_register_url, lambda s: portfolio(s, london_today())[0].key)
+    for path, expected in (("/", "portfolio"), (f"/councils/{key}", key)):
+        page = get(client, path, pm_cookies)
+        found = re.search(r'id="feed-address">([^<]+)<', page.text)
+        assert found, path
+        address = html.unescape(found.group(1))
+        assert f"/statclock/feeds/{expected}.ics?token=" in address
+        client.cookies.clear()
+        feed = client.get(address[address.index("/statclock/") :])
+        assert feed.status_code == 200, address
+        assert feed.headers["content-type"].startswith("text/calendar")
+        events = Calendar.from_ical(feed.text).walk("VEVENT")
+        assert events and all(str(e["UID"]).endswith("@statclock") for e in events)
+        wrong = client.get(address[address.index("/statclock/") :].split("token=")[0] + "token=x")
+        assert wrong.status_code == 404

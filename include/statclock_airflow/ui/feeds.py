@@ -45,7 +45,23 @@ def _pages(request: Request) -> str:
     base = os.environ.get("STATCLOCK_BASE_URL")
     if base and base.startswith(("http://", "https://")):
         return base.rstrip("/") + "/statclock"
-    return str(request.base_url).rstrip("/")
+    # Starlette's base_url leaves out the mount's root_path; the pages are under it.
+    root = request.scope.get("root_path", "").rstrip("/")
+    base = str(request.base_url).rstrip("/")
+    return base if base.endswith(root) else base + root
+
+
+def feed_address(request: Request, session: Session, key: str | None) -> str:
+    """The address to subscribe to: a council's feed, or the portfolio's when ``key`` is None,
+    with its token (what ``statclock feed url`` prints). Shown to signed-in readers only, who
+    can read everything the feed holds anyway."""
+    from urllib.parse import quote
+
+    from statutory_clock.store.feed_tokens import PORTFOLIO, case_scope, feed_token
+
+    scope = PORTFOLIO if key is None else case_scope(key)
+    name = PORTFOLIO if key is None else quote(key, safe="")
+    return f"{_pages(request)}/feeds/{name}.ics?token={feed_token(session, scope)}"
 
 
 def _calendar(text: str, filename: str) -> Response:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from statclock_airflow.ui import runs
 from statclock_airflow.ui.context import register_session, today
+from statclock_airflow.ui.feeds import feed_address
 from statclock_airflow.ui.forms import FormError
 from statclock_airflow.ui.security import CSRF_FIELD, ReaderDep, csrf_token, may_edit, user_name
 from statutory_clock.board_pack.render import (
@@ -423,6 +424,7 @@ def portfolio_page(request: Request, user: ReaderDep, session: SessionDep) -> HT
         statuses=STATUS_FILTERS,
         sorts=SORTS,
         pack_files=_pack_files(session, shown),
+        feed=feed_address(request, session, None),
     )
 
 
@@ -585,6 +587,7 @@ def render_council(
         audit_total=len(audit),
         audit_all=show_all,
         pack_files=_case_pack_files(session, key),
+        feed=feed_address(request, session, key),
         may_edit=may_edit(user),
         csrf_field=CSRF_FIELD,
         csrf=csrf_token(request),
