@@ -22,6 +22,8 @@ export AIRFLOW__API__PORT="${STATCLOCK_UI_PORT:-8080}"
 export AIRFLOW__API__HOST="${STATCLOCK_UI_HOST:-127.0.0.1}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:${AIRFLOW__API__PORT}/execution/"
 export STATCLOCK_DATABASE_URL="${STATCLOCK_DATABASE_URL:-sqlite:///$ROOT/var/statclock.db}"
+# Where people reach the UI: the calendar feeds' addresses and links to the council pages.
+export STATCLOCK_BASE_URL="${STATCLOCK_BASE_URL:-http://localhost:${AIRFLOW__API__PORT}}"
 export STATCLOCK_PACKS_DIR="${STATCLOCK_PACKS_DIR:-$ROOT/var/packs}"
 export STATCLOCK_PROGRAMME_MANAGER="${STATCLOCK_PROGRAMME_MANAGER:-programme.manager@localhost}"
 MAIL_PORT="${STATCLOCK_MAIL_PORT:-8025}"
@@ -87,6 +89,8 @@ cat <<MSG
   statclock is running.
     Airflow UI:     http://localhost:${AIRFLOW__API__PORT}  (listening on ${AIRFLOW__API__HOST})
     Log in as:      ${STATCLOCK_UI_USER:-admin} / ${password}
+    Deadlines:      "Statutory clock" in Airflow's menu, or $STATCLOCK_BASE_URL/statclock/
+    Calendar feed:  .venv/bin/statclock feed url --portfolio  (subscribe in Outlook)
     Emails land in: $ROOT/var/mail/  (one .eml file per email; open with any mail client)
     Mail catcher:   127.0.0.1:$MAIL_PORT (log: var/mail-catcher.log)
     Case register:  $STATCLOCK_DATABASE_URL  (try: .venv/bin/statclock case list)

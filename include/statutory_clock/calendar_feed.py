@@ -24,20 +24,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 
-from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.dates import long_date
-from statutory_clock.ical import deadline_event, new_calendar, to_text
+from statutory_clock.ical import calendar, deadline_event
 from statutory_clock.store.models import AuditEvent, Inspection
 from statutory_clock.store.read_model import CaseState, CaseView, TimelineEntry, timeline
 from statutory_clock.store.reading import calendar_for
 
 REFRESH = timedelta(hours=1)  # REFRESH-INTERVAL and X-PUBLISHED-TTL
 PORTFOLIO_NAME = "statclock – portfolio"
+# A few hundred distinct days in a portfolio's thousands of events: write each once.
+_long = lru_cache(maxsize=4096)(long_date)
 
 _PARTY = {"council": "the council", "ofsted": "Ofsted", "dfe": "the DfE"}
 # The board packs' words for a status (board_pack/render.py), and "Closed" for a milestone of a
@@ -127,45 +129,47 @@ def council_name(authority: str) -> str:
 def council_feed(case: FeedCase | CaseView, pages: str | None = None) -> str:
     """One council's feed: every milestone of the case, done ones included."""
     case = case if isinstance(case, FeedCase) else FeedCase.of(case)
-    cal = new_calendar(
+    return calendar(
+        _events(case, pages),
         council_name(case.authority),
         f"Statutory deadlines of {case.authority} (case {case.key}), from statclock.",
         REFRESH,
     )
-    _add_events(cal, case, pages)
-    return to_text(cal)
 
 
 def portfolio_feed(
     cases: Sequence[FeedCase | CaseView], as_of: date, pages: str | None = None
 ) -> str:
     """The portfolio's feed: every milestone of every case given (the open ones, by key)."""
-    cal = new_calendar(
+    events = [
+        event
+        for case in cases
+        for event in _events(case if isinstance(case, FeedCase) else FeedCase.of(case), pages)
+    ]
+    return calendar(
+        events,
         PORTFOLIO_NAME,
-        f"Statutory deadlines of every open case in the register, as of {long_date(as_of)}.",
+        f"Statutory deadlines of every open case in the register, as of {_long(as_of)}.",
         REFRESH,
     )
-    for case in cases:
-        _add_events(cal, case if isinstance(case, FeedCase) else FeedCase.of(case), pages)
-    return to_text(cal)
 
 
-def _add_events(cal: Calendar, case: FeedCase, pages: str | None) -> None:
+def _events(case: FeedCase, pages: str | None) -> list[list[str]]:
     stamp = feed_stamp(case)
     page = council_page(pages, case.key)
-    for entry in case.timeline:
-        cal.add_component(
-            deadline_event(
-                case_key=case.key,
-                item=f"milestone:{entry.id}",
-                due=entry.effective_due,
-                sequence=entry.due_version,
-                summary=summary(case.authority, entry),
-                description=description(case, entry, page),
-                stamp=stamp,
-                url=page,
-            )
+    return [
+        deadline_event(
+            case_key=case.key,
+            item=f"milestone:{entry.id}",
+            due=entry.effective_due,
+            sequence=entry.due_version,
+            summary=summary(case.authority, entry),
+            description=description(case, entry, page),
+            stamp=stamp,
+            url=page,
         )
+        for entry in case.timeline
+    ]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -192,7 +196,7 @@ def summary(authority: str, entry: TimelineEntry) -> str:
         "closed": "case closed",
     }
     if entry.status in ("met", "missed") and entry.actual is not None:
-        state = f"{entry.status} on {long_date(entry.actual)}"
+        state = f"{entry.status} on {_long(entry.actual)}"
     else:
         state = words.get(entry.status, entry.status)
     return f"{authority}: {entry.title}" + (f" ({state})" if state else "")
@@ -204,19 +208,16 @@ def description(case: FeedCase, entry: TimelineEntry, page: str | None) -> list[
     lines = [
         f"Case {case.key}: {case.authority}",
         f"Whose act: {_PARTY.get(entry.party, entry.party)}",
-        f"Status on {long_date(case.as_of)}: {_STATUS.get(entry.status, entry.status)}"
-        + (f", done on {long_date(entry.actual)}" if entry.actual else ""),
-        f"Due: {long_date(entry.effective_due)}",
+        f"Status on {_long(case.as_of)}: {_STATUS.get(entry.status, entry.status)}"
+        + (f", done on {_long(entry.actual)}" if entry.actual else ""),
+        f"Due: {_long(entry.effective_due)}",
     ]
     if entry.window_start is not None:
-        lines.append(
-            f"Window: from {long_date(entry.window_start)} to {long_date(entry.effective_due)}"
-        )
+        lines.append(f"Window: from {_long(entry.window_start)} to {_long(entry.effective_due)}")
     agreed = f" (agreed by {entry.agreed_by}: {entry.adjustment_reason})" if entry.agreed_by else ""
     if entry.extended_to is not None:
         lines.append(
-            f"Extended from {long_date(entry.forecast_due)} to "
-            f"{long_date(entry.extended_to)}{agreed}"
+            f"Extended from {_long(entry.forecast_due)} to {_long(entry.extended_to)}{agreed}"
         )
     if entry.waived:
         lines.append(f"Waived{agreed}")

@@ -240,7 +240,13 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
         action="store_true",
         help="give the feed a new secret token: the old address stops working",
     )
-    common(url)
+    # common() less --as-of: an address has no day.
+    url.add_argument("--database-url", type=_URL, help="SQLAlchemy URL (as for the others)")
+    url.add_argument(
+        "--by",
+        type=_BY,
+        help="whom you act for, recorded beside your login name (which is always recorded)",
+    )
 
     demo = sub.add_parser("demo", help="the demo councils of the seed documents")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)

@@ -340,28 +340,24 @@ def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:
 def ics_for(item: ReminderItem, stamp: datetime) -> str:
     """The deadline as an iCalendar attachment: the same event, UID and SEQUENCE as the
     calendar feeds publish (statutory_clock.ical), so a client holding both keeps one entry."""
-    from statutory_clock.ical import deadline_event, new_calendar, to_text
+    from statutory_clock.ical import calendar, deadline_event
 
-    cal = new_calendar()
     details = [f"What is needed: {item.needed}"]
     if item.basis:
         details.append(f"Basis: {item.basis}")
     if item.source:
         details.append(f"Source: {item.source}")
-    cal.add_component(
-        deadline_event(
-            case_key=item.case_key,
-            item=item.item,
-            due=item.due,
-            # Stable UID, rising SEQUENCE: a calendar client moves the entry when the deadline
-            # moves.
-            sequence=item.due_version,
-            summary=f"{item.authority}: {item.title}",
-            description=details,
-            stamp=stamp,
-        )
+    event = deadline_event(
+        case_key=item.case_key,
+        item=item.item,
+        due=item.due,
+        # Stable UID, rising SEQUENCE: a calendar client moves the entry when the deadline moves.
+        sequence=item.due_version,
+        summary=f"{item.authority}: {item.title}",
+        description=details,
+        stamp=stamp,
     )
-    return to_text(cal)
+    return calendar([event])
 
 
 def times_for(item: ReminderItem, policy: ReminderPolicy) -> LeadTimes:

@@ -19,6 +19,12 @@ from tests.ui.test_writes import CROYDON, ROOT, TOWER
 STATCLOCK = shutil.which("statclock", path=str(Path(sys.executable).parent))
 
 
+@pytest.fixture
+def ui_register_url(seed_register_url: str) -> str:
+    """These tests use the seed councils as they stood in 2017 (open)."""
+    return seed_register_url
+
+
 def cli_json(url: str, *args: str) -> object:
     assert STATCLOCK
     env = {**os.environ, "STATCLOCK_DATABASE_URL": url}

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -790,6 +791,63 @@ def test_weasyprint_has_nothing_to_warn_about(pdf_and_log: tuple[bytes, list[str
     # e.g. unsupported CSS, SVG styles read as HTML CSS, or a refused fetch. Without the
     # HarfBuzz subsetting library WeasyPrint says it falls back to fontTools: not our concern.
     assert [m for m in pdf_and_log[1] if "fontTools" not in m] == []
+
+
+def _structure(node: Any, found: list[Any]) -> list[Any]:
+    """Every structure element under `node` of the PDF's tag tree, depth first."""
+    node = node.get_object()
+    if isinstance(node, list):
+        for kid in node:
+            _structure(kid, found)
+    elif hasattr(node, "get"):
+        if node.get("/S"):
+            found.append(node)
+        kids = node.get("/K")
+        if kids is not None and not isinstance(kids, int):
+            _structure(kids, found)
+    return found
+
+
+def test_pdf_is_tagged_pdf_ua_with_title_and_language(pdf_path: Path, html: str) -> None:
+    # Public bodies publish accessible documents: the pack is PDF/UA-1 (ISO 14289-1), a tagged
+    # PDF a screen reader can follow, which declares its title and language.
+    from pypdf import PdfReader
+
+    if shutil.which("pdfinfo") is None:
+        pytest.skip("pdfinfo (Debian package poppler-utils) is not installed")
+    info = subprocess.run(
+        ["pdfinfo", str(pdf_path)], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    assert fields["Tagged"].strip() == "yes"
+    title = re.search(r"<title>(.*?)</title>", html, flags=re.S)
+    assert title is not None
+    assert fields["Title"].strip() == text_of(title.group(1)).strip()
+    assert 'lang="en-GB"' in html
+
+    reader = PdfReader(str(pdf_path))
+    catalog = reader.trailer["/Root"]
+    assert catalog["/Lang"] == "en-GB"
+    assert catalog["/MarkInfo"]["/Marked"].value is True
+    assert catalog["/ViewerPreferences"]["/DisplayDocTitle"].value is True  # title, not file name
+    xmp = reader.xmp_metadata
+    assert xmp is not None
+    pdfua = "http://www.aiim.org/pdfua/ns/id/"
+    rdf = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    parts = {
+        d.getAttributeNS(pdfua, "part")
+        for d in xmp.rdf_root.getElementsByTagNameNS(rdf, "Description")
+    }
+    assert "1" in parts  # pdfuaid:part="1": the file claims PDF/UA-1
+
+    # The tags carry the document's structure: headings, tables with header cells, and the
+    # charts as figures whose alternative text is the charts' own description in the HTML.
+    elements = _structure(catalog["/StructTreeRoot"], [])
+    kinds = {e["/S"] for e in elements}
+    assert {"/H1", "/H2", "/Table", "/TH", "/TD", "/Figure"} <= kinds
+    alts = sorted(str(e.get("/Alt")) for e in elements if e["/S"] == "/Figure")
+    chart_alts = sorted(unescape(t) for t in re.findall(r'<title id="[^"]+">([^<]*)</title>', html))
+    assert alts and alts == chart_alts
 
 
 def test_pdf_page_images_are_not_blank(pdf_path: Path) -> None:

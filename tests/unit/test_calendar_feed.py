@@ -237,3 +237,27 @@ def test_hostile_text_stays_inside_its_property():
     assert list(feed) == [deadline_uid(CASE.key, "milestone:written_statement_of_action")]
     (event,) = feed.values()
     assert "Basis: a; b, c\\d" in str(event["description"])
+
+
+def test_lines_are_folded_at_75_octets_and_read_back_whole():
+    long_title = "Réunion du conseil – “plan d’action” ✅ " * 12 + "x" * 200
+    basis = "a\\b; c, d\r\ne\rf\x00g\th"
+    case = replace(CASE, timeline=(replace(WSOA, title=long_title, basis=basis),))
+    raw = council_feed(case, PAGES).encode("utf-8")
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    physical = raw.split(b"\r\n")[:-1]
+    assert max(len(line) for line in physical) <= 75
+    for line in physical:
+        line.decode("utf-8")  # never folded inside a character
+    (event,) = events(raw.decode("utf-8")).values()
+    assert str(event["summary"]) == f"London Borough of Croydon: {long_title} (due soon)"
+    # CRLF and CR are line breaks, other control characters spaces; the tab is kept.
+    assert "Basis: a\\b; c, d\ne\nf g\th" in str(event["description"])
+
+
+def test_a_page_address_cannot_break_out_of_its_line():
+    (event,) = events(
+        council_feed(replace(CASE, timeline=(WSOA,)), "http://x/\r\nUID:forged y")
+    ).values()
+    assert str(event["url"]) == "http://x/UID:forgedy/councils/croydon-2017"
+    assert str(event["uid"]) == deadline_uid(CASE.key, "milestone:written_statement_of_action")

@@ -46,7 +46,12 @@ from statutory_clock.board_pack.render import (
 from statutory_clock.dates import long_date
 from statutory_clock.engine import DUE_SOON_WORKING_DAYS
 from statutory_clock.inputs import InputError, parse_day
-from statutory_clock.rules import FRAMEWORKS, judgement_labels
+from statutory_clock.rules import (
+    FRAMEWORKS,
+    judgement_labels,
+    judgements_worst_first,
+    load_rulebooks,
+)
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.models import BoardPack, Inspection
 from statutory_clock.store.read_model import CaseView, PortfolioRow, case_view, portfolio
@@ -82,14 +87,6 @@ RAG_TAGS = {
     "complete": "",  # GOV.UK's default tag is blue
     "not_rated": "govuk-tag--grey",
 }
-FRAMEWORK_SHORT = {
-    "slac2009": "SLAC (2009)",
-    "sif": "SIF",
-    "ilacs": "ILACS",
-    "focused_visit": "Focused visit",
-}
-# Worst first, for sorting by judgement.
-JUDGEMENT_ORDER = ("inadequate", "requires_improvement", "adequate", "good", "outstanding")
 STATUS_FILTERS = {
     "overdue": "Overdue",
     "due": "Due",
@@ -210,7 +207,8 @@ def reminder_item(item: str, titles: Mapping[str, str]) -> str:
 
 
 def framework_short(value: str | None) -> str:
-    return FRAMEWORK_SHORT.get(value or "", framework_label(value))
+    book = load_rulebooks().get(value or "")
+    return book.short_label if book else framework_label(value)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -362,8 +360,9 @@ class PortfolioQuery:
         far = date.max
 
         def judgement_rank(row: PortfolioRow) -> int:
+            order = judgements_worst_first()
             j = row.judgement or ""
-            return JUDGEMENT_ORDER.index(j) if j in JUDGEMENT_ORDER else len(JUDGEMENT_ORDER)
+            return order.index(j) if j in order else len(order)
 
         keys: dict[str, Callable[[PortfolioRow], Any]] = {
             "authority": lambda r: (r.authority.casefold(), r.key),
@@ -420,7 +419,7 @@ def portfolio_page(request: Request, user: ReaderDep, session: SessionDep) -> HT
         totals=totals,
         query=query,
         frameworks=[(f, framework_short(f)) for f in FRAMEWORKS],
-        judgements=[(j, judgement_label(j)) for j in JUDGEMENT_ORDER],
+        judgements=[(j, judgement_label(j)) for j in judgements_worst_first()],
         statuses=STATUS_FILTERS,
         sorts=SORTS,
         pack_files=_pack_files(session, shown),
@@ -590,6 +589,9 @@ def render_council(
         csrf_field=CSRF_FIELD,
         csrf=csrf_token(request),
         recorded=RECORDED.get(recorded, ""),
+        # The fact is committed but Airflow could not be told (see writes.py): say when the
+        # statutory_clock DAG will pick it up instead.
+        recompute_later=recorded in RECORDED and params.get("recompute") == "later",
         recorded_kind=recorded if recorded in RECORDED else "",
         error=error,
         error_href=error_href,

@@ -18,7 +18,6 @@ next scheduled run.
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -150,35 +149,8 @@ def refused(
     error: FormError,
     status_code: int,
 ) -> Response:
-    """The council page again, with the refusal in its error summary (the pages module's
-    ``render_council``); a plain GOV.UK-styled page if that is not available."""
-    render: Callable[..., Response] | None = getattr(pages, "render_council", None)
-    if render is not None:
-        return render(request, session, key, user, error=error, status_code=status_code)
-    return error_page(request, key, error, status_code)
-
-
-def error_page(request: Request, key: str, error: FormError, status_code: int) -> HTMLResponse:
-    """A minimal page naming the field and the value, every value escaped."""
-    root = request.scope.get("root_path", "")
-    back = f"{root}/councils/{quote(key, safe='')}"
-    esc = html.escape
-    body = f"""<!DOCTYPE html>
-<html lang="en-GB" class="govuk-template">
-<head><meta charset="utf-8"><title>Error: the {esc(error.form)} was not recorded</title>
-<link rel="stylesheet" href="{esc(root)}/static/govuk/govuk-frontend.min.css"></head>
-<body class="govuk-template__body">
-<main class="govuk-main-wrapper govuk-width-container" id="main-content">
-<div class="govuk-error-summary" data-module="govuk-error-summary"><div role="alert">
-<h2 class="govuk-error-summary__title">There is a problem</h2>
-<div class="govuk-error-summary__body"><ul class="govuk-list govuk-error-summary__list">
-<li><a href="{esc(back)}#{esc(error.form)}-{esc(error.field)}">{esc(error.message)}</a></li>
-</ul></div></div></div>
-<p class="govuk-body">Nothing was recorded.
-<a class="govuk-link" href="{esc(back)}">Back to the council page</a></p>
-</main></body></html>
-"""
-    return HTMLResponse(body, status_code=status_code)
+    """The council page again, with the refusal in its error summary."""
+    return pages.render_council(request, session, key, user, error=error, status_code=status_code)
 
 
 def recorded(request: Request, key: str, form: FormName, announced: bool) -> RedirectResponse:

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     import jinja2
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+# PDF/UA-1 (ISO 14289-1): a tagged PDF whose structure (headings, tables, lists, figures with
+# their alt text) screen readers follow, with the title and language declared; public bodies
+# publish accessible documents (WCAG 2.2 AA; issue 12).
+PDF_VARIANT = "pdf/ua-1"
 _SVG_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>")
 # White space between two table tags is never shown, but WeasyPrint still builds and lays out
 # a box for each run of it: a few percent of a pack with a long action plan.
@@ -533,7 +537,9 @@ def _render_pack(snapshot: Snapshot) -> RenderedPack:
     )
     setup = _print_setup()
     document = weasyprint.HTML(string=printable, url_fetcher=_OfflineFetcher())
-    pdf: bytes = document.write_pdf(stylesheets=[setup.stylesheet], font_config=setup.fonts)
+    pdf: bytes = document.write_pdf(
+        stylesheets=[setup.stylesheet], font_config=setup.fonts, pdf_variant=PDF_VARIANT
+    )
     if refused:
         raise RuntimeError(f"the board pack tried to fetch external resources: {refused}")
     html_pack = _render_template(context, inline_charts=True, inline_css=True)

@@ -77,6 +77,7 @@ class Rulebook:
     framework: str
     title: str
     label: str  # the short name people read in packs and pages
+    short_label: str  # the shortest name, for a table column (e.g. "ILACS")
     valid_from: date
     valid_to: date | None
     judgement_scale: tuple[str, ...]
@@ -176,6 +177,7 @@ def parse_rulebook(raw: Any, path: str) -> Rulebook:
         framework=framework,
         title=raw["title"],
         label=raw["label"],
+        short_label=raw.get("short_label", raw["label"]),
         valid_from=valid_from,
         valid_to=_date(raw.get("valid_to")),
         judgement_scale=scale,
@@ -372,6 +374,19 @@ def judgements() -> tuple[str, ...]:
     for name in reversed(FRAMEWORKS):
         seen.update(dict.fromkeys(books[name].judgement_scale))
     return tuple(seen)
+
+
+def judgements_worst_first() -> tuple[str, ...]:
+    """Every grade, the worst first: by its place on its own framework's scale (best first in
+    the rulebooks), as a fraction of that scale, the worst such place over the frameworks, so
+    "adequate" (third of four in 2009) ranks with "requires improvement" (third of four now)."""
+    books = load_rulebooks()
+    rank: dict[str, float] = {}
+    for book in books.values():
+        scale = book.judgement_scale
+        for place, grade in enumerate(scale):
+            rank[grade] = max(rank.get(grade, 0.0), place / max(len(scale) - 1, 1))
+    return tuple(sorted(rank, key=lambda grade: (-rank[grade], grade)))
 
 
 def judgement_labels() -> Mapping[str, str]:

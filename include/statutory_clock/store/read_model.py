@@ -22,10 +22,10 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from statutory_clock.calendar import WorkingDayCalendar
@@ -243,8 +243,50 @@ def _entry(
     )
 
 
+class _Deadline(Protocol):
+    """What :func:`next_deadline` reads of a timeline entry."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def status(self) -> MilestoneState: ...
+    @property
+    def party(self) -> Party: ...
+    @property
+    def effective_due(self) -> date: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _PortfolioMilestone(NamedTuple):
+    """A milestone as the portfolio reads it: only the columns its row needs."""
+
+    inspection_id: int
+    milestone_id: str
+    title: str
+    effective_due: date
+    window_start: date | None
+    kind: str
+    actual: date | None
+    party: str
+    waived: bool
+
+
+class _Due(NamedTuple):
+    """A milestone's status on the day asked, for a portfolio row's counts and next deadline."""
+
+    id: str
+    title: str
+    status: MilestoneState
+    party: Party
+    effective_due: date
+    kind: str
+
+
 def next_deadline(
-    entries: Sequence[TimelineEntry],
+    entries: Sequence[_Deadline],
     as_of: date,
     calendar: WorkingDayCalendar,
     kinds: Sequence[str] | None = None,
@@ -275,8 +317,13 @@ def next_deadline(
 
 
 def rag_of(action: ActionItem) -> Rag:
-    status = action.status or "not_rated"
-    return status if status in RAG_KEYS else "not_rated"
+    return _rag(action.status)
+
+
+def _rag(status: str | None) -> Rag:
+    """An action's status as a RAG rating (no status, or one not known, is not rated)."""
+    rating = status or "not_rated"
+    return rating if rating in RAG_KEYS else "not_rated"
 
 
 def latest_judgement(framework: str, judgements: Mapping[str, str]) -> str | None:
@@ -293,7 +340,15 @@ def _london_day(moment: datetime) -> date:
     return moment.astimezone(LONDON).date()
 
 
-def _pack(row: BoardPack) -> PackSummary:
+class _PackColumns(Protocol):
+    period_label: str
+    version: int
+    created_at: datetime
+    meeting_date: date | None
+    sha256: str
+
+
+def _pack(row: BoardPack | _PackColumns) -> PackSummary:
     return PackSummary(
         row.period_label, row.version, _london_day(row.created_at), row.meeting_date, row.sha256
     )
@@ -310,35 +365,77 @@ def portfolio(
 ) -> list[PortfolioRow]:
     """Every open case (and the closed ones with ``include_closed``), by key."""
     calendar = calendar or calendar_for(session)
-    query = select(Inspection).options(
-        selectinload(Inspection.local_authority),
-        selectinload(Inspection.milestones),
-        selectinload(Inspection.actions),
-    )
+    # A portfolio is read on every page view: its 153 councils' action plans (some 9,000 rows)
+    # are counted by the database, and the reminders and packs come as bare columns, never
+    # as ORM objects, which cost far more to build than to query (see benchmarks/bench_ui.py).
+    query = select(Inspection).options(selectinload(Inspection.local_authority))
     if not include_closed:
         query = query.where(Inspection.open.is_(True))
     cases = session.execute(query.order_by(Inspection.key)).scalars().all()
     ids = [c.id for c in cases]
-    last_sent: dict[int, datetime] = {}
-    for case_id, sent_at in session.execute(
-        select(ReminderLedger.inspection_id, ReminderLedger.sent_at).where(
-            ReminderLedger.state == "sent",
-            ReminderLedger.reminder_kind != PACK_KIND,
-            ReminderLedger.inspection_id.in_(ids),
-        )
+    milestones: dict[int, list[_PortfolioMilestone]] = {}
+    for found in session.execute(
+        select(
+            MilestoneRecord.inspection_id,
+            MilestoneRecord.milestone_id,
+            MilestoneRecord.title,
+            func.coalesce(MilestoneRecord.extended_to, MilestoneRecord.due),
+            MilestoneRecord.window_start,
+            MilestoneRecord.kind,
+            MilestoneRecord.actual,
+            MilestoneRecord.party,
+            MilestoneRecord.waived,
+        ).where(MilestoneRecord.inspection_id.in_(ids))
     ):
-        if sent_at is not None and (case_id not in last_sent or sent_at > last_sent[case_id]):
-            last_sent[case_id] = sent_at
-    last_pack: dict[int, BoardPack] = {}
+        m = _PortfolioMilestone(*found)
+        milestones.setdefault(m.inspection_id, []).append(m)
+    ratings: dict[int, Counter[str]] = {}
+    for case_id, status, count in session.execute(
+        select(ActionItem.inspection_id, ActionItem.status, func.count())
+        .where(ActionItem.inspection_id.in_(ids))
+        .group_by(ActionItem.inspection_id, ActionItem.status)
+    ):
+        ratings.setdefault(case_id, Counter())[_rag(status)] += count
+    last_sent: dict[int, datetime] = {
+        case_id: sent_at
+        for case_id, sent_at in session.execute(
+            select(ReminderLedger.inspection_id, func.max(ReminderLedger.sent_at))
+            .where(
+                ReminderLedger.state == "sent",
+                ReminderLedger.reminder_kind != PACK_KIND,
+                ReminderLedger.inspection_id.in_(ids),
+            )
+            .group_by(ReminderLedger.inspection_id)
+        )
+        if sent_at is not None
+    }
+    last_pack: dict[int, PackSummary] = {}
     for pack in session.execute(
-        select(BoardPack)
+        select(
+            BoardPack.inspection_id,
+            BoardPack.period_label,
+            BoardPack.version,
+            BoardPack.created_at,
+            BoardPack.meeting_date,
+            BoardPack.sha256,
+        )
         .where(BoardPack.inspection_id.in_(ids))
         .order_by(BoardPack.created_at, BoardPack.id)
-    ).scalars():
-        last_pack[pack.inspection_id] = pack  # the latest wins
+    ):
+        last_pack[pack.inspection_id] = _pack(pack)  # the latest wins
     rows = []
     for case in cases:
-        entries = timeline(case, as_of, calendar)
+        entries = [
+            _Due(
+                m.milestone_id,
+                m.title,
+                persisted_status(m, as_of, calendar, case_open=case.open),
+                party_of(m),
+                m.effective_due,
+                m.kind,
+            )
+            for m in milestones.get(case.id, ())
+        ]
         closing = lifecycle_of(case)
         sent = last_sent.get(case.id)
         latest = last_pack.get(case.id)
@@ -356,9 +453,9 @@ def portfolio(
                 superseded_by=closing.superseded_by if closing else None,
                 next_deadline=next_deadline(entries, as_of, calendar),
                 counts=StatusCounts.of(e.status for e in entries),
-                rag=RagCounts.of(rag_of(a) for a in case.actions),
+                rag=RagCounts(**ratings.get(case.id, Counter())),
                 last_reminder_sent=_london_day(sent) if sent else None,
-                last_pack=_pack(latest) if latest else None,
+                last_pack=latest,
             )
         )
     return rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -30,7 +30,6 @@ from statutory_clock.store.models import (
     CalendarChange,
     ImprovementBoard,
     Inspection,
-    MilestoneRecord,
 )
 from statutory_clock.vocabulary import CLOSE_REASONS, MilestoneState
 
@@ -100,7 +99,7 @@ def case_facts(case: Inspection) -> CaseFacts:
 _PARTIES: tuple[Party, ...] = get_args(Party)
 
 
-def party_of(m: MilestoneRecord) -> Party:
+def party_of(m: PersistedMilestone) -> Party:
     """The milestone's party as the engine types it (the column holds one of its values)."""
     party = m.party or "council"
     if party not in _PARTIES:
@@ -108,8 +107,30 @@ def party_of(m: MilestoneRecord) -> Party:
     return party
 
 
+class PersistedMilestone(Protocol):
+    """What a milestone's status is decided from: a :class:`MilestoneRecord`, or the same
+    columns read without building ORM objects (the read model's portfolio does, for speed)."""
+
+    @property
+    def milestone_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def effective_due(self) -> date: ...
+    @property
+    def window_start(self) -> date | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def actual(self) -> date | None: ...
+    @property
+    def party(self) -> str: ...
+    @property
+    def waived(self) -> bool: ...
+
+
 def persisted_status(
-    m: MilestoneRecord,
+    m: PersistedMilestone,
     as_of: date,
     calendar: WorkingDayCalendar,
     *,
@@ -123,15 +144,16 @@ def persisted_status(
     In a closed case, a milestone not met, missed or waived is "closed" whatever the date:
     the case ended before it was done, so it is neither overdue nor a prompt to record it.
     """
+    # A status depends on the dates, the party and the waiver only (not the citation).
     probe = Milestone(
         m.milestone_id,
         m.title,
         m.effective_due,
         m.window_start,
-        m.rule,
-        m.source,
-        m.basis,
-        m.confidence,
+        "",
+        "",
+        "",
+        "",
         m.kind,
         m.actual,
         party_of(m),
