@@ -50,6 +50,8 @@ USER_ERROR = 2
 _OPTION_FOR_FIELD = {
     "framework": "--framework",
     "published": "--published",
+    "received": "--received",
+    "direction": "--direction",
     "judgement overall": "--judgement",
     "rounding": "--rounding",
 }
@@ -191,6 +193,8 @@ def _clock_command(args: argparse.Namespace) -> str:
         elif option is None and exc.field.startswith("recommendation "):
             option = "--recommendation " + exc.field.removeprefix("recommendation ")
         raise UserError(f"{option or exc.field}: {exc.value!r} {exc.problem}") from None
+    for warning in clock.warnings:  # unusual but possible facts: stderr, never the output
+        print(f"statclock clock: warning: {warning}", file=sys.stderr)
     if args.format == "json":
         return _as_json(clock, args.as_of)
     if args.format == "ics":
@@ -209,6 +213,7 @@ def _as_json(clock: Clock, as_of: date | None) -> str:
     document = {
         "anchor": {"date": clock.anchor_date.isoformat(), "kind": clock.anchor_kind},
         "milestones": milestones,
+        "warnings": list(clock.warnings),  # an addition to the contract; always present
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
