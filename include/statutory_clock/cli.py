@@ -43,6 +43,7 @@ from statutory_clock.rules import (
     load_rulebooks,
     rounding_policies,
 )
+from statutory_clock.rules.overlay import OverlayError
 
 USER_ERROR = 2
 
@@ -289,6 +290,8 @@ def _rules_command(args: argparse.Namespace) -> str:
                 f"from {rule.anchor}  [{rule.confidence}, {rule.valid_from.isoformat()} to {until}]"
             )
             lines.append(f"  {'':<30} {'':<8} {rule.source}")
+            if rule.local_override:
+                lines.append(f"  {'':<30} {'':<8} {rule.local_override}")
     return "\n".join(lines)
 
 
@@ -311,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         output = commands[args.command](args) if args.command in commands else run(args)
-    except (UserError, RegisterCommandError) as exc:
+    except (UserError, RegisterCommandError, OverlayError) as exc:  # OverlayError: operator input
         print(f"statclock {args.command}: error: {exc}", file=sys.stderr)
         return USER_ERROR
     except CheckFailed as exc:

@@ -389,6 +389,8 @@ class ClockBuilder:
                     )
                 else:
                     made.extend(self._series(step, anchor, label, events, anchor_on))
+            if rule.local_override:  # an operator's overlay changed this rule: say so
+                made = [m._replace(basis=f"{m.basis} ({rule.local_override})") for m in made]
             ids_made = produced.setdefault(rule.id, [])
             for m in made:
                 due[m.id] = m.due
@@ -549,7 +551,13 @@ def _bundled_builder() -> ClockBuilder:
 
 
 def _default_builder(calendar: WorkingDayCalendar | None) -> ClockBuilder:
-    return _bundled_builder() if calendar is None else ClockBuilder(calendar=calendar)
+    if calendar is not None:
+        return ClockBuilder(calendar=calendar)
+    builder = _bundled_builder()
+    if builder.rulebooks is not load_rulebooks():  # a rules overlay set, changed or unset
+        _bundled_builder.cache_clear()
+        builder = _bundled_builder()
+    return builder
 
 
 def milestone_status(
