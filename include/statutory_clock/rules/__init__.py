@@ -290,7 +290,8 @@ def load_rulebooks(directory: str | None = None) -> Mapping[str, Rulebook]:
     """All rulebooks, keyed by framework, with the operator's local overrides if the setting
     ``STATCLOCK_RULES_OVERLAY`` names an overlay file (rules/overlay.py). Read when called,
     never at import time; a missing or invalid overlay raises ``OverlayError``."""
-    books = bundled_rulebooks(directory)
+    # the same call as other callers make, so the same cached object (the engine relies on it)
+    books = bundled_rulebooks(directory) if directory else bundled_rulebooks()
     path = os.environ.get(OVERLAY_SETTING, "").strip()
     if not path:
         return books
