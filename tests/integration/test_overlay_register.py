@@ -23,14 +23,14 @@ def test_recompute_under_an_overlay_audits_its_checksum(register_engine, tmp_pat
         register.import_case(session, seed_as_it_stood(CROYDON), "tester", AS_OF)
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(
-        "overrides:\n  sif.action_planning_visit:\n    unit: calendar_days\n", encoding="utf-8"
+        "overrides:\n  sif.action_planning_visit:\n    unit: working_days\n", encoding="utf-8"
     )
     sha = hashlib.sha256(overlay.read_bytes()).hexdigest()
     monkeypatch.setenv("STATCLOCK_RULES_OVERLAY", str(overlay))
     with db.transaction(register_engine) as session:
         (result,) = register.recompute_all(session, AS_OF, "statutory_clock DAG")
-    # 35 calendar days after Monday 4 September 2017, not 35 working days (23 October)
-    assert ("action_planning_visit", date(2017, 10, 23), date(2017, 10, 9)) in result.moved
+    # 35 working days after Monday 4 September 2017, not 35 calendar days (9 October)
+    assert ("action_planning_visit", date(2017, 10, 9), date(2017, 10, 23)) in result.moved
     with db.transaction(register_engine) as session:
         rows = (
             session.execute(
@@ -49,7 +49,7 @@ def test_recompute_under_an_overlay_audits_its_checksum(register_engine, tmp_pat
         case = register.get_case(session, "croydon-2017")
         stored = {m.milestone_id: m for m in case.milestones}["action_planning_visit"]
         assert (
-            f"(local override: 25 to 35 calendar days instead of 25 to 35 working days, {overlay})"
+            f"(local override: 25 to 35 working days instead of 25 to 35 calendar days, {overlay})"
             in stored.basis
         )
         untouched = session.execute(
@@ -60,7 +60,7 @@ def test_recompute_under_an_overlay_audits_its_checksum(register_engine, tmp_pat
     monkeypatch.delenv("STATCLOCK_RULES_OVERLAY")
     with db.transaction(register_engine) as session:
         (result,) = register.recompute_all(session, AS_OF, "statutory_clock DAG")
-        assert ("action_planning_visit", date(2017, 10, 9), date(2017, 10, 23)) in result.moved
+        assert ("action_planning_visit", date(2017, 10, 23), date(2017, 10, 9)) in result.moved
         back = session.execute(
             select(AuditEvent.reason)
             .where(AuditEvent.action == "deadline moved")

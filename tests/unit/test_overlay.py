@@ -22,11 +22,12 @@ from statutory_clock.rules.overlay import (
     read_overlay,
 )
 
-CALENDAR_DAYS = """\
+# The handbook's "25 to 35 days" read as working days (the bundled rulebook reads calendar days).
+WORKING_DAYS = """\
 notes: Our reading of "25 to 35 days", agreed with the link inspector.
 overrides:
   sif.action_planning_visit:
-    unit: calendar_days
+    unit: working_days
     offset: 35
     window: {start_offset: 25}
 """
@@ -47,14 +48,14 @@ def overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_an_overlay_changes_the_unit_and_says_so_in_the_basis(overlay):
     bundled = compute_clock(BROMLEY).by_id()
-    path = overlay(CALENDAR_DAYS)
+    path = overlay(WORKING_DAYS)
     clock = compute_clock(BROMLEY).by_id()
     visit = clock["action_planning_visit"]
-    assert (visit.window_start, visit.due) == (date(2016, 7, 22), date(2016, 8, 1))
-    assert visit.window_start <= date(2016, 7, 26) <= visit.due  # the observed meeting
+    assert (visit.window_start, visit.due) == (date(2016, 8, 1), date(2016, 8, 15))
+    assert not visit.window_start <= date(2016, 7, 26) <= visit.due  # the observed meeting
     assert visit.basis == (
-        "between 25 and 35 calendar days after 2016-06-27 (publication) "
-        f"(local override: 25 to 35 calendar days instead of 25 to 35 working days, {path})"
+        "between 25 and 35 working days after 2016-06-27 (publication) "
+        f"(local override: 25 to 35 working days instead of 25 to 35 calendar days, {path})"
     )
     for mid, milestone in clock.items():  # nothing else changes, nothing else says so
         if mid != "action_planning_visit":
@@ -66,7 +67,7 @@ def test_an_overlay_changes_the_unit_and_says_so_in_the_basis(overlay):
 
 def test_unsetting_the_overlay_restores_the_bundled_rules(overlay, monkeypatch):
     bundled = compute_clock(BROMLEY)
-    overlay(CALENDAR_DAYS)
+    overlay(WORKING_DAYS)
     assert compute_clock(BROMLEY) != bundled
     monkeypatch.delenv("STATCLOCK_RULES_OVERLAY")
     assert compute_clock(BROMLEY) == bundled
@@ -74,10 +75,10 @@ def test_unsetting_the_overlay_restores_the_bundled_rules(overlay, monkeypatch):
 
 
 def test_an_edited_overlay_takes_effect_at_once(overlay):
-    overlay(CALENDAR_DAYS)
-    assert compute_clock(BROMLEY).by_id()["action_planning_visit"].due == date(2016, 8, 1)
-    overlay(CALENDAR_DAYS.replace("offset: 35", "offset: 30"))
-    assert compute_clock(BROMLEY).by_id()["action_planning_visit"].due == date(2016, 7, 27)
+    overlay(WORKING_DAYS)
+    assert compute_clock(BROMLEY).by_id()["action_planning_visit"].due == date(2016, 8, 15)
+    overlay(WORKING_DAYS.replace("offset: 35", "offset: 30"))
+    assert compute_clock(BROMLEY).by_id()["action_planning_visit"].due == date(2016, 8, 8)
 
 
 def test_every_milestone_of_a_changed_series_says_local_override(overlay):
@@ -96,17 +97,17 @@ def test_a_window_can_be_removed(overlay):
     overlay("overrides:\n  sif.action_planning_visit: {window: null}\n")
     visit = compute_clock(BROMLEY).by_id()["action_planning_visit"]
     assert visit.window_start is None
-    assert "local override: 35 working days instead of 25 to 35 working days" in visit.basis
+    assert "local override: 35 calendar days instead of 25 to 35 calendar days" in visit.basis
 
 
 def test_statclock_rules_and_clock_show_the_override(overlay, capsys):
-    path = overlay(CALENDAR_DAYS)
+    path = overlay(WORKING_DAYS)
     assert main(["rules", "--framework", "sif"]) == 0
     listing = capsys.readouterr().out.splitlines()
     at = next(i for i, line in enumerate(listing) if "action_planning_visit" in line)
-    assert "calendar_days" in listing[at]
+    assert "working_days" in listing[at]
     assert listing[at + 2].strip() == (
-        f"local override: 25 to 35 calendar days instead of 25 to 35 working days, {path}"
+        f"local override: 25 to 35 working days instead of 25 to 35 calendar days, {path}"
     )
     assert sum("local override" in line for line in listing) == 1
     args = ["clock", "--framework", "sif", "--published", "2016-06-27", "--format", "json"]
@@ -114,7 +115,7 @@ def test_statclock_rules_and_clock_show_the_override(overlay, capsys):
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     (changed,) = [m for m in doc["milestones"] if "local override" in m["basis"]]
-    assert changed["id"] == "action_planning_visit" and changed["due"] == "2016-08-01"
+    assert changed["id"] == "action_planning_visit" and changed["due"] == "2016-08-15"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +202,7 @@ def test_the_scales_never_read_the_overlay(tmp_path, monkeypatch, capsys):
 
 
 def test_the_checksum_is_the_files(overlay):
-    path = overlay(CALENDAR_DAYS)
+    path = overlay(WORKING_DAYS)
     changes, sha = read_overlay(str(path))
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
     assert overlay_in_force(load_rulebooks()) == sha
