@@ -316,7 +316,7 @@ class ClockBuilder:
                 f"({book.valid_from.isoformat()} to {until})",
             )
         for area, grade in facts.judgements.items():
-            self._check_area(book, facts.published, area, grade)
+            self.check_area(book, facts.published, area, grade)
             if grade not in book.judgement_scale:
                 scale = ", ".join(book.judgement_scale) or "none: this framework gives no grades"
                 raise FactsError(
@@ -344,7 +344,7 @@ class ClockBuilder:
         return book
 
     @staticmethod
-    def _check_area(book: Rulebook, published: date, area: str, grade: str) -> None:
+    def check_area(book: Rulebook, published: date, area: str, grade: str) -> None:
         """When the rulebook lists its areas, a judgement names one in force on ``published``
         (e.g. no overall grade for an ILACS report published from 1 April 2026)."""
         if not book.areas:
