@@ -11,6 +11,13 @@ clock and an audit trail, and the `statclock_register_cases` asset is updated so
 `statutory_clock` DAG runs straight away. An earlier open case of the same authority is closed
 in the same transaction, as superseded by this one (no more reminders or packs for it).
 
+Judgements: for ILACS reports published from 1 April 2026 there is no overall judgement: give
+the key judgements (help and protection, children in care, care leavers, leadership) instead.
+
+DfE intervention: a direction (by default appointing a commissioner and naming an independent
+chair: untick either when it does not) and/or an improvement notice (six-monthly DfE reviews;
+tick when it names an independent chair of the improvement board). The latest is in force.
+
 Recommendations: one per entry; a timescale may lead, separated by " | ", e.g.
 `Within three months | Ensure that all children in need have an up-to-date plan`.
 """
@@ -33,7 +40,7 @@ from statutory_clock.inputs import (
     SINGLE_LINE_PATTERN,
 )
 from statutory_clock.rules import FRAMEWORKS as rulebook_frameworks
-from statutory_clock.rules import judgements
+from statutory_clock.rules import judgements, load_rulebooks
 
 # The choices come from the rulebooks, never restated here. Reading them at parse time is
 # cheap: load_rulebooks() hashes the bundled files and unpickles its validated cache (a few
@@ -45,6 +52,19 @@ DATE_OR_EMPTY = ["null", "string"]
 # control or format characters, lengths that fit the columns. The task validates everything
 # again (parse_case_data), because the REST API's conf need not come through the form.
 DATES = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+# The key judgements, one field each, from the ILACS rulebook's areas (area_<id>; the
+# registration puts them in the case's judgements). Other frameworks' areas: "judgements".
+KEY_JUDGEMENTS = {
+    f"area_{area.id}": Param(
+        None,
+        type=["null", "string"],
+        enum=JUDGEMENTS,
+        title=area.label,
+        description="ILACS key judgement",
+    )
+    for area in load_rulebooks()["ilacs"].areas.values()
+    if area.id != "overall"
+}
 
 
 @dag(
@@ -87,8 +107,14 @@ DATES = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
             description="YYYY-MM-DD, if known: the legal anchor",
         ),
         "overall_judgement": Param(
-            None, type=["null", "string"], enum=JUDGEMENTS, title="Overall judgement"
+            None,
+            type=["null", "string"],
+            enum=JUDGEMENTS,
+            title="Overall judgement",
+            description="not for ILACS reports published from 1 April 2026: give the key "
+            "judgements below",
         ),
+        **KEY_JUDGEMENTS,
         "judgements": Param(
             {},
             type="object",
@@ -104,6 +130,31 @@ DATES = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
             format="date",
             title="DfE direction",
             description="YYYY-MM-DD of the statutory direction, if any",
+        ),
+        "direction_commissioner": Param(
+            True,
+            type="boolean",
+            title="The direction appoints a commissioner",
+            description="adds the commissioner's report (three months after the direction)",
+        ),
+        "direction_independent_chair": Param(
+            True,
+            type="boolean",
+            title="The direction names an independent chair",
+            description="adds the independent chair's quarterly reports",
+        ),
+        "improvement_notice": Param(
+            None,
+            type=DATE_OR_EMPTY,
+            format="date",
+            title="DfE improvement notice",
+            description="YYYY-MM-DD of the improvement notice, if any (six-monthly DfE reviews)",
+        ),
+        "improvement_notice_independent_chair": Param(
+            False,
+            type="boolean",
+            title="The improvement notice names an independent chair",
+            description="adds the independent chair's quarterly reports",
         ),
         "recommendations": Param(
             [],

@@ -19,6 +19,7 @@ from statutory_clock.engine import (
     CaseFacts,
     Clock,
     FactsError,
+    InterventionFact,
     Recommendation,
     compute_clock,
     milestone_status,
@@ -37,6 +38,7 @@ from statutory_clock.inputs import (
 from statutory_clock.rules import (
     FRAMEWORKS,
     INTERVENTION,
+    INTERVENTION_KINDS,
     RulebookError,
     default_rounding,
     judgements,
@@ -104,6 +106,47 @@ def _recommendation(text: str) -> Recommendation:
         raise argparse.ArgumentTypeError(exc.detail) from None
 
 
+def _area_grade(text: str) -> tuple[str, str]:
+    area, sep, grade = text.partition("=")
+    if not sep or not area.strip() or not grade.strip():
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not in the form AREA=GRADE")
+    try:
+        return milestone_id("area", area.strip()), Text(30).check("grade", grade.strip())
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
+
+
+_INTERVENTION_FLAGS = {"commissioner": "commissioner", "chair": "independent_chair"}
+
+
+def _intervention(text: str) -> InterventionFact:
+    """KIND=YYYY-MM-DD[,commissioner][,chair]."""
+    kind, sep, rest = text.partition("=")
+    kind = kind.strip().replace("-", "_")
+    day, *flags = rest.split(",")
+    if not sep or kind not in INTERVENTION_KINDS:
+        raise argparse.ArgumentTypeError(
+            f"{shown(text)} is not in the form KIND=YYYY-MM-DD[,commissioner][,chair] "
+            f"(KIND: {' or '.join(INTERVENTION_KINDS)})"
+        )
+    unknown = [f for f in flags if f.strip() not in _INTERVENTION_FLAGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"{shown(unknown[0])} is not commissioner or chair (in {shown(text)})"
+        )
+    try:
+        on = parse_day("date", day.strip())
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.detail) from None
+    named = {_INTERVENTION_FLAGS[f.strip()] for f in flags}
+    return InterventionFact(
+        "direction" if kind == "direction" else "improvement_notice",
+        on,
+        commissioner="commissioner" in named,
+        independent_chair="independent_chair" in named,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="statclock",
@@ -121,12 +164,44 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="date the authority received the report (the legal anchor)",
     )
-    clock.add_argument("--judgement", choices=judgements(), help="overall judgement")
+    clock.add_argument(
+        "--judgement",
+        choices=judgements(),
+        help="overall judgement (not for ILACS reports published from 1 April 2026: use --area)",
+    )
+    clock.add_argument(
+        "--area",
+        type=_area_grade,
+        action="append",
+        default=[],
+        metavar="AREA=GRADE",
+        help="a key judgement, e.g. help_and_protection=inadequate (repeatable; ILACS areas: "
+        "help_and_protection, children_in_care, care_leavers, leadership); any area judged "
+        "inadequate starts monitoring for ILACS reports from 1 April 2026",
+    )
     clock.add_argument(
         "--direction",
         type=_iso_date,
         metavar="YYYY-MM-DD",
-        help="date of the DfE statutory direction; adds intervention milestones",
+        help="date of a DfE statutory direction appointing a commissioner and naming an "
+        "independent chair; adds the commissioner's report, board-chair reports and DfE reviews",
+    )
+    clock.add_argument(
+        "--improvement-notice",
+        type=_iso_date,
+        metavar="YYYY-MM-DD",
+        help="date of a DfE improvement notice (no commissioner, no independent chair named); "
+        "adds six-monthly DfE reviews",
+    )
+    clock.add_argument(
+        "--intervention",
+        type=_intervention,
+        action="append",
+        default=[],
+        metavar="KIND=YYYY-MM-DD[,commissioner][,chair]",
+        help="any DfE intervention: KIND direction or improvement_notice; ',commissioner' if it "
+        "appoints a commissioner, ',chair' if it names an independent chair (repeatable; the "
+        "latest is in force), e.g. direction=2024-03-01,chair",
     )
     clock.add_argument("--format", choices=("json", "table", "ics"), default="table")
     clock.add_argument(
@@ -176,24 +251,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _clock_command(args: argparse.Namespace) -> str:
     events = dict(args.event)
+    interventions = list(args.intervention)
+    if args.improvement_notice:
+        interventions.append(InterventionFact("improvement_notice", args.improvement_notice))
+    areas = dict(args.area)
+    if args.judgement and "overall" in areas:
+        raise UserError("--area overall: give the overall judgement once (--judgement)")
     facts = CaseFacts(
         framework=args.framework,
         published=args.published,
         received=args.received,
-        judgements={"overall": args.judgement} if args.judgement else {},
+        judgements=({"overall": args.judgement} if args.judgement else {}) | areas,
         direction=args.direction,
         events=events,
         recommendations=tuple(args.recommendation),
+        interventions=tuple(interventions),
     )
     try:
         clock = compute_clock(facts, rounding=args.rounding)
     except FactsError as exc:
-        option = _OPTION_FOR_FIELD.get(exc.field)
+        option = _OPTION_FOR_FIELD.get(exc.field) if args.judgement else None
+        if option is None and exc.field.startswith("judgement "):
+            option = f"--area {exc.field.removeprefix('judgement ')}"
+        elif option is None:
+            option = _OPTION_FOR_FIELD.get(exc.field)
         if option is None and exc.field.startswith("event "):
             option = f"--event {exc.field.removeprefix('event ')}"
         elif option is None and exc.field.startswith("recommendation "):
             option = "--recommendation " + exc.field.removeprefix("recommendation ")
-        raise UserError(f"{option or exc.field}: {exc.value!r} {exc.problem}") from None
+        problem = exc.problem.replace("instead:", "instead (--area AREA=GRADE):")
+        raise UserError(f"{option or exc.field}: {exc.value!r} {problem}") from None
     for warning in clock.warnings:  # unusual but possible facts: stderr, never the output
         print(f"statclock clock: warning: {warning}", file=sys.stderr)
     if args.format == "json":
@@ -220,7 +307,10 @@ def _as_json(clock: Clock, as_of: date | None) -> str:
 
 
 def _as_table(clock: Clock, facts: CaseFacts, as_of: date | None) -> str:
-    judgement = facts.judgements.get("overall", "no judgement given").replace("_", " ")
+    judgement = facts.judgements.get("overall") or "; ".join(
+        f"{area} {grade}" for area, grade in facts.judgements.items()
+    )
+    judgement = (judgement or "no judgement given").replace("_", " ")
     why = "" if clock.anchor_kind == "receipt" else ", as no receipt date was given"
     lines = [
         f"Statutory clock: {facts.framework}, {judgement}",

@@ -22,6 +22,8 @@ from statutory_clock.calendar import WorkingDayCalendar, default_calendar
 from statutory_clock.rules import (
     FRAMEWORKS,
     INTERVENTION,
+    INTERVENTION_KINDS,
+    InterventionKind,
     RecommendationPolicy,
     Rule,
     Rulebook,
@@ -59,12 +61,31 @@ class Recommendation:
     text: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class InterventionFact:
+    """A DfE intervention: its kind, its date, and whether it appoints a commissioner and/or
+    names an independent chair of the improvement board (the facts the rules follow)."""
+
+    kind: InterventionKind
+    on: date
+    commissioner: bool = False
+    independent_chair: bool = False
+
+    @property
+    def label(self) -> str:
+        """How a basis line names the anchor."""
+        return "DfE direction" if self.kind == "direction" else "DfE improvement notice"
+
+
 @dataclass(frozen=True)
 class CaseFacts:
     """What is known about one inspection and what has happened since.
 
     ``judgements`` maps a judgement area ("overall", "help_and_protection", ...) to a grade on
     the framework's scale. ``events`` maps a milestone id to the date it actually happened.
+    ``direction`` is a bare direction date: a direction appointing a commissioner and naming an
+    independent chair (its meaning before interventions were typed); ``interventions`` are the
+    typed ones. See :meth:`intervention_in_force`.
     """
 
     framework: str
@@ -74,6 +95,23 @@ class CaseFacts:
     direction: date | None = None
     events: Mapping[str, date] = field(default_factory=dict)
     recommendations: Sequence[Recommendation] = ()
+    interventions: Sequence[InterventionFact] = ()
+
+    def all_interventions(self) -> tuple[InterventionFact, ...]:
+        """The typed interventions, plus ``direction`` as a direction with a commissioner and an
+        independent chair unless a typed direction of the same date says otherwise; by date."""
+        found = list(self.interventions)
+        if self.direction is not None and not any(
+            i.kind == "direction" and i.on == self.direction for i in found
+        ):
+            found.append(InterventionFact("direction", self.direction, True, True))
+        return tuple(sorted(found, key=lambda i: (i.on, INTERVENTION_KINDS.index(i.kind))))
+
+    def intervention_in_force(self) -> InterventionFact | None:
+        """The latest intervention: a later one replaces an earlier (a direction issued after an
+        improvement notice closes it); on the same day a direction outranks a notice."""
+        found = self.all_interventions()
+        return found[-1] if found else None
 
 
 class Milestone(NamedTuple):
@@ -167,7 +205,20 @@ def _offset_phrase(offset: int, unit: Unit, window_start_offset: int | None) -> 
 # -- the computation ------------------------------------------------------------------------
 
 
-def _applies(rule: Rule, judgements: Mapping[str, str]) -> bool:
+def _applies(
+    rule: Rule, judgements: Mapping[str, str], intervention: InterventionFact | None = None
+) -> bool:
+    wanted = rule.intervention
+    if wanted is not None and (
+        intervention is None
+        or (wanted.kinds is not None and intervention.kind not in wanted.kinds)
+        or (wanted.commissioner is not None and intervention.commissioner != wanted.commissioner)
+        or (
+            wanted.independent_chair is not None
+            and intervention.independent_chair != wanted.independent_chair
+        )
+    ):
+        return False
     if rule.judgements is None:
         return True
     grades = (
@@ -175,6 +226,8 @@ def _applies(rule: Rule, judgements: Mapping[str, str]) -> bool:
         if rule.areas is None
         else [g for area, g in judgements.items() if area in rule.areas]
     )
+    if rule.match_all:  # every graded area qualifies (and at least one is graded)
+        return bool(grades) and all(g in rule.judgements for g in grades)
     return any(g in rule.judgements for g in grades)
 
 
@@ -266,6 +319,7 @@ class ClockBuilder:
                 f"({book.valid_from.isoformat()} to {until})",
             )
         for area, grade in facts.judgements.items():
+            self.check_area(book, facts.published, area, grade)
             if grade not in book.judgement_scale:
                 scale = ", ".join(book.judgement_scale) or "none: this framework gives no grades"
                 raise FactsError(
@@ -287,6 +341,34 @@ class ClockBuilder:
             raise FactsError(*refused)
         return book
 
+    @staticmethod
+    def check_area(book: Rulebook, published: date, area: str, grade: str) -> None:
+        """When the rulebook lists its areas, a judgement names one in force on ``published``
+        (e.g. no overall grade for an ILACS report published from 1 April 2026)."""
+        if not book.areas:
+            return
+        known = book.areas.get(area)
+        if known is not None and known.in_force(published):
+            return
+        current = ", ".join(a.id for a in book.areas.values() if a.in_force(published))
+        if known is None:
+            raise FactsError(
+                f"judgement {area}",
+                area,
+                f"is not an area the {book.short_label} framework judges (its areas: {current})",
+            )
+        when = (
+            f"published from {known.valid_to.day} {known.valid_to:%B %Y}"
+            if known.valid_to is not None and published >= known.valid_to
+            else f"published before {(known.valid_from or published):%d %B %Y}"
+        )
+        raise FactsError(
+            f"judgement {area}",
+            grade,
+            f"is not given for {book.short_label} reports {when} ({known.label.lower()} "
+            f"is not judged): give the areas instead: {current}",
+        )
+
     def _period(self, book: Rulebook, day: date) -> int:
         """Which stretch between the book's rule-version boundaries ``day`` falls in."""
         boundaries = self._boundaries.get(book.framework)
@@ -297,35 +379,39 @@ class ClockBuilder:
             boundaries = self._boundaries[book.framework] = sorted(edges)
         return bisect_right(boundaries, day)
 
-    def _plan(self, book: Rulebook, facts: CaseFacts) -> tuple[_Step, ...]:
+    def _plan(
+        self, book: Rulebook, facts: CaseFacts, current: InterventionFact | None
+    ) -> tuple[_Step, ...]:
         intervention = self.rulebooks[INTERVENTION]
-        direction_period = (
-            None if facts.direction is None else self._period(intervention, facts.direction)
+        intervention_key = (
+            None
+            if current is None
+            else (
+                current.kind,
+                current.commissioner,
+                current.independent_chair,
+                self._period(intervention, current.on),
+            )
         )
         key = (
             book.framework,
             self._period(book, facts.published),
-            direction_period,
+            intervention_key,
             tuple(sorted(facts.judgements.items())),
         )
         plan = self._plans.get(key)
         if plan is None:
             in_force = [r.in_force(facts.published) for r in book.rules]
-            direction = (
-                None
-                if facts.direction is None
-                else [r.in_force(facts.direction) for r in intervention.rules]
-            )
             chosen = [
                 r
                 for r, ok in zip(book.rules, in_force, strict=True)
-                if ok and _applies(r, facts.judgements)
+                if ok and _applies(r, facts.judgements, current)
             ]
-            if direction is not None:
+            if current is not None:
                 chosen += [
                     r
-                    for r, ok in zip(intervention.rules, direction, strict=True)
-                    if ok and _applies(r, facts.judgements)
+                    for r in intervention.rules
+                    if r.in_force(current.on) and _applies(r, facts.judgements, current)
                 ]
             plan = self._plans[key] = tuple(_prepare(r, self.calendar) for r in chosen)
         return plan
@@ -349,6 +435,7 @@ class ClockBuilder:
         due: dict[str, date] = {}  # every milestone so far, for rules that anchor on it
         produced: dict[str, list[str]] = {}  # rule id -> milestone ids it produced
         milestones: list[Milestone] = []
+        current = facts.intervention_in_force()
 
         def anchor_on(target: str, deadline_only: bool) -> tuple[date, str] | None:
             if target not in due:
@@ -359,7 +446,7 @@ class ClockBuilder:
                 return events[target], f"{target}, actual"
             return due[target], f"{target}, forecast"
 
-        for step in self._plan(book, facts):
+        for step in self._plan(book, facts, current):
             rule, kind = step.rule, step.anchor_kind
             anchors: list[tuple[str, date, str]]
             if kind == "report":
@@ -368,8 +455,8 @@ class ClockBuilder:
                 anchors = [("", facts.published, "publication")]
             elif kind == "receipt":
                 anchors = [("", facts.received, "receipt")] if facts.received else []
-            elif kind == "direction":
-                anchors = [("", facts.direction, "DfE direction")] if facts.direction else []
+            elif kind in ("direction", "intervention"):  # the intervention in force
+                anchors = [("", current.on, current.label)] if current else []
             elif kind == "each":  # one milestone per milestone those rules produced
                 ids = [mid for rid in step.targets for mid in produced.get(rid, ())]
                 anchors = []

@@ -108,13 +108,16 @@ def refusal(facts: CaseFacts, books: Iterable[Rulebook]) -> Refusal | None:
             f"is more than a year before publication ({facts.published.isoformat()}): "
             "a report reaches the council days, not years, before Ofsted publishes it",
         )
-    if facts.direction is not None and facts.direction < report_day:
-        return (
-            "direction",
-            facts.direction.isoformat(),
-            f"is before the report ({report_day.isoformat()}): a direction follows the "
-            "inspection it answers",
-        )
+    interventions = [("direction", facts.direction)] + [(i.kind, i.on) for i in facts.interventions]
+    for name, day in interventions:
+        if day is not None and day < report_day:
+            words = name.replace("_", " ")
+            return (
+                name,
+                day.isoformat(),
+                f"is before the report ({report_day.isoformat()}): a DfE {words} follows the "
+                "inspection it answers",
+            )
     for event, day in facts.events.items():
         if day < report_day:
             return (
@@ -167,6 +170,7 @@ def warnings(
     last = calendar.last_known_year
     if last is not None:
         dated = [("published", published), ("received", received), ("direction", facts.direction)]
+        dated += [(i.kind, i.on) for i in facts.interventions]
         dated += [(f"event {event}", day) for event, day in sorted(facts.events.items())]
         for name, day in dated:
             if day is not None and day.year > last:

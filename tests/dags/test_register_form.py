@@ -56,6 +56,12 @@ HOSTILE = {
         "not an address",
     ],
     "case_key": ["exampleshire-2025\n", "Exampleshire", "x" * 101, "a"],
+    "area_help_and_protection": ["bad", "inadequate\n", "Inadequate"],
+    "area_leadership": ["good\x00", 3],
+    "improvement_notice": ["2025-02-30", "2025-03-03\n", "March 2025"],
+    "direction_commissioner": ["yes", 1, None],
+    "direction_independent_chair": ["no", 0],
+    "improvement_notice_independent_chair": ["true", 1],
 }
 CASES = [(name, value) for name, values in HOSTILE.items() for value in values]
 
@@ -75,6 +81,21 @@ def test_the_ordinary_registration_passes_the_form(params):
     form.get_param("recommendations").resolve(multi_line)
     form.get_param("local_authority").resolve("Ynys Môn – Cyngor Sir")
     form.get_param("programme_manager_email").resolve("programme.manager@localhost")
+
+
+def test_the_form_takes_the_ilacs_key_judgements_and_the_interventions(params):
+    form = copy.deepcopy(params)
+    for area in ("help_and_protection", "children_in_care", "care_leavers", "leadership"):
+        assert form.get_param(f"area_{area}").resolve("inadequate") == "inadequate"
+        assert form.get_param(f"area_{area}").resolve(None) is None
+    assert "area_overall" not in form
+    assert form.get_param("improvement_notice").resolve("2025-06-01") == "2025-06-01"
+    assert form.get_param("improvement_notice").resolve(None) is None
+    # Defaults: a direction appoints a commissioner and names a chair (--direction's meaning).
+    assert form.get_param("direction_commissioner").resolve() is True
+    assert form.get_param("direction_independent_chair").resolve() is True
+    assert form.get_param("improvement_notice_independent_chair").resolve() is False
+    assert form.get_param("direction_commissioner").resolve(False) is False
 
 
 @pytest.mark.parametrize(

@@ -157,7 +157,7 @@ local_authority: {{name: "{hostile}", dfe_code: "905"}}
 inspection:
   framework: ilacs
   published: {(london_today() - timedelta(days=30)).isoformat()}
-  judgements: {{overall: inadequate}}
+  judgements: {{help_and_protection: inadequate}}
 """
 
     def add(session):

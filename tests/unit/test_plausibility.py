@@ -178,8 +178,9 @@ def test_dates_beyond_the_last_known_bank_holidays_warn(capsys):
         "ilacs",
         "--published",
         published.isoformat(),
-        "--judgement",
-        "good",
+        # ILACS from April 2026: key judgements by area, no overall grade
+        "--area",
+        "help_and_protection=good",
         "--format",
         "json",
     )

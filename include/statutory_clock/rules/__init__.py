@@ -12,7 +12,7 @@ import json
 import os
 import pickle
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -28,6 +28,10 @@ Unit = Literal["working_days", "calendar_days", "weeks", "months"]
 # Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
 Party = Literal["council", "ofsted", "dfe"]
 INTERVENTION = "dfe_intervention"
+# The kinds of DfE intervention a case can record (an improvement notice is non-statutory; a
+# direction is made under s497A Education Act 1996).
+InterventionKind = Literal["direction", "improvement_notice"]
+INTERVENTION_KINDS: tuple[InterventionKind, ...] = ("direction", "improvement_notice")
 FRAMEWORKS = ("slac2009", "sif", "ilacs", "focused_visit")
 RULEBOOK_FILES = (*FRAMEWORKS, INTERVENTION)
 OVERLAY_SETTING = "STATCLOCK_RULES_OVERLAY"  # names an operator's overlay file (rules/overlay.py)
@@ -45,6 +49,28 @@ class Recurrence:
     first_number: int
     until: str | None = None  # "milestone:<id>": stop once past that milestone's due date
     horizon_months: int | None = None  # otherwise stop this many months after the anchor
+
+
+@dataclass(frozen=True, slots=True)
+class InterventionCondition:
+    """A rule's ``applies_to.intervention``: which intervention in force it needs."""
+
+    kinds: tuple[str, ...] | None  # None: any kind
+    commissioner: bool | None  # True: only when a commissioner is appointed; None: either way
+    independent_chair: bool | None  # True: only when an independent chair is named
+
+
+@dataclass(frozen=True, slots=True)
+class JudgementArea:
+    id: str
+    label: str
+    valid_from: date | None
+    valid_to: date | None
+
+    def in_force(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day < self.valid_to
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +98,8 @@ class Rule:
     # lines of the rule's milestones, and the overlay file's SHA-256 for the audit trail.
     local_override: str = ""
     overlay_sha256: str = ""
+    match_all: bool = False  # applies_to.match "all": every graded area listed must qualify
+    intervention: InterventionCondition | None = None  # applies_to.intervention
 
     def in_force(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
@@ -90,6 +118,7 @@ class Rulebook:
     notes: str
     rules: tuple[Rule, ...]
     path: str
+    areas: Mapping[str, JudgementArea] = field(default_factory=dict)  # empty: not listed
 
     def in_force(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
@@ -190,6 +219,12 @@ def parse_rulebook(raw: Any, path: str) -> Rulebook:
         notes=raw.get("notes", ""),
         rules=rules,
         path=path,
+        areas={
+            key: JudgementArea(
+                key, spec["label"], _date(spec.get("valid_from")), _date(spec.get("valid_to"))
+            )
+            for key, spec in raw.get("areas", {}).items()
+        },
     )
 
 
@@ -219,6 +254,19 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
         valid_to=_date(r.get("valid_to")),
         notes=" ".join(r.get("notes", "").split()),
         ref=f"{framework}.{r['id']}",
+        match_all=applies.get("match", "any") == "all",
+        intervention=_intervention_condition(applies.get("intervention")),
+    )
+
+
+def _intervention_condition(raw: Mapping[str, Any] | None) -> InterventionCondition | None:
+    if raw is None:
+        return None
+    kinds = raw.get("kinds")
+    return InterventionCondition(
+        kinds=tuple(kinds) if kinds else None,
+        commissioner=raw.get("commissioner"),
+        independent_chair=raw.get("independent_chair"),
     )
 
 

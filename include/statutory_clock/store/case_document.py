@@ -28,6 +28,7 @@ from statutory_clock.store.casefile_typing import (
     EventDict,
     InspectionDict,
     InterventionDict,
+    InterventionEntryDict,
     LifecycleDict,
     LocalAuthorityDict,
     OtherReportingDict,
@@ -303,13 +304,44 @@ class InspectionDocument:
 
 
 @dataclass(frozen=True)
+class InterventionEntry:
+    """One DfE intervention as the facts the rules follow (the engine's InterventionFact)."""
+
+    kind: Literal["direction", "improvement_notice"]
+    on: date
+    commissioner: bool = False  # it appoints a commissioner
+    independent_chair: bool = False  # it names an independent chair of the improvement board
+    note: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: InterventionEntryDict) -> InterventionEntry:
+        return cls(
+            kind=raw["kind"],
+            on=raw["date"],
+            commissioner=raw["commissioner"],
+            independent_chair=raw["independent_chair"],
+            note=raw["note"],
+        )
+
+    def to_dict(self) -> InterventionEntryDict:
+        return {
+            "kind": self.kind,
+            "date": self.on,
+            "commissioner": self.commissioner,
+            "independent_chair": self.independent_chair,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
 class Intervention:
-    direction: date | None = None
-    commissioner: str | None = None
-    independent_chair: str | None = None
+    direction: date | None = None  # a bare direction: with a commissioner and independent chair
+    commissioner: str | None = None  # the commissioner's name
+    independent_chair: str | None = None  # the chair's name
     adviser: str | None = None
     reviews: str | None = None
     notes: str | None = None
+    interventions: tuple[InterventionEntry, ...] = ()  # typed: kind, date, appointments
 
     @classmethod
     def from_dict(cls, raw: InterventionDict) -> Intervention:
@@ -320,10 +352,13 @@ class Intervention:
             adviser=raw["adviser"],
             reviews=raw["reviews"],
             notes=raw["notes"],
+            interventions=tuple(
+                InterventionEntry.from_dict(i) for i in raw.get("interventions", ())
+            ),
         )
 
     def to_dict(self) -> InterventionDict:
-        return {
+        doc: InterventionDict = {
             "direction": self.direction,
             "commissioner": self.commissioner,
             "independent_chair": self.independent_chair,
@@ -331,6 +366,9 @@ class Intervention:
             "reviews": self.reviews,
             "notes": self.notes,
         }
+        if self.interventions:  # written only when there are some (older files keep their bytes)
+            doc["interventions"] = [i.to_dict() for i in self.interventions]
+        return doc
 
 
 @dataclass(frozen=True)

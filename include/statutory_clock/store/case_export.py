@@ -21,6 +21,7 @@ from statutory_clock.store.casefile_typing import (
     DayOrMonth,
     EventDict,
     InterventionDict,
+    InterventionEntryDict,
     LifecycleDict,
     OtherReportingDict,
     RecommendationDict,
@@ -121,7 +122,7 @@ INTERVENTION_FIELDS = (
 def intervention_doc(iv: Intervention | None) -> InterventionDict | None:
     if iv is None:
         return None
-    return {
+    doc: InterventionDict = {
         "direction": iv.direction,
         "commissioner": iv.commissioner,
         "independent_chair": iv.independent_chair,
@@ -129,6 +130,27 @@ def intervention_doc(iv: Intervention | None) -> InterventionDict | None:
         "reviews": iv.reviews,
         "notes": iv.notes,
     }
+    if iv.interventions:  # as the case file writes it: only when there are some
+        doc["interventions"] = interventions_from_json(iv.interventions)
+    return doc
+
+
+def interventions_to_json(entries: list[InterventionEntryDict]) -> list[dict[str, Any]]:
+    """The JSON column's form of a case file's ``intervention.interventions``."""
+    return [{**e, "date": e["date"].isoformat()} for e in entries]
+
+
+def interventions_from_json(rows: list[Any]) -> list[InterventionEntryDict]:
+    return [
+        {
+            "kind": r["kind"],
+            "date": date.fromisoformat(r["date"]),
+            "commissioner": bool(r["commissioner"]),
+            "independent_chair": bool(r["independent_chair"]),
+            "note": r.get("note"),
+        }
+        for r in rows
+    ]
 
 
 def board_doc(board: ImprovementBoard | None) -> BoardDict | None:

@@ -26,6 +26,7 @@ from statutory_clock.store.case_export import (
     case_fields,
     event_doc,
     intervention_doc,
+    interventions_to_json,
     jsonable,
     lifecycle_doc,
     recommendation_doc,
@@ -732,7 +733,10 @@ def _apply_intervention(
         changes.append(
             _Change("intervention added", "intervention", None, None, _canon(dict(wanted)))
         )
-        case.intervention = Intervention(**{n: by_name[n] for n in INTERVENTION_FIELDS})
+        case.intervention = Intervention(
+            **{n: by_name[n] for n in INTERVENTION_FIELDS},
+            interventions=interventions_to_json(wanted.get("interventions", [])),
+        )
     else:
         was: Mapping[str, Any] = current
         for name in INTERVENTION_FIELDS:
@@ -741,6 +745,13 @@ def _apply_intervention(
                     _Change("intervention changed", "intervention", name, was[name], by_name[name])
                 )
                 setattr(case.intervention, name, by_name[name])
+        old, new = current.get("interventions", []), wanted.get("interventions", [])
+        if not _same(old, new):
+            changes += _list_changes(
+                "intervention changed", "intervention", "interventions", old, new
+            )
+            case.intervention.interventions = interventions_to_json(new)
+            flag_modified(case.intervention, "interventions")
 
 
 def _meetings(values: Sequence[Any]) -> list[BoardMeeting]:

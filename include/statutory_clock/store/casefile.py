@@ -451,6 +451,16 @@ def _check_semantics(doc: CaseFileDict, root: yaml.Node | None, source: str) -> 
                 f"{grade!r} is not on the {book.framework} scale ({scale})",
             )
     published = day_of(inspection["published"])
+    from statutory_clock.engine import ClockBuilder, FactsError
+
+    for area, grade in inspection["judgements"].items():
+        try:  # the framework's areas, e.g. no overall grade for ILACS from 1 April 2026
+            ClockBuilder.check_area(book, published, area, grade)
+        except FactsError as exc:
+            path = ["inspection", "judgements", area]
+            raise CaseFileError(
+                source, _line_of(root, path), _field_name(path), f"{exc.value!r} {exc.problem}"
+            ) from None
     if not book.in_force(published):
         path = ["inspection", "published"]
         raise CaseFileError(
@@ -466,8 +476,6 @@ def _check_semantics(doc: CaseFileDict, root: yaml.Node | None, source: str) -> 
             raise CaseFileError(
                 source, _line_of(root, path), _field_name(path), f"{number} appears twice"
             )
-    from statutory_clock.engine import ClockBuilder
-
     policy = ClockBuilder().recommendations
     for i, rec in enumerate(inspection["recommendations"]):
         if rec["timescale"] and policy.timescale_for(rec["timescale"]) is None:
@@ -637,6 +645,17 @@ def normalise(raw: Mapping[str, Any]) -> CaseFileDict:
             "notes": intervention.get("notes"),
         }
     )
+    if intervention is not None and intervention.get("interventions"):
+        doc["intervention"]["interventions"] = [
+            {
+                "kind": i["kind"],
+                "date": _d(i["date"]),
+                "commissioner": bool(i.get("commissioner", False)),
+                "independent_chair": bool(i.get("independent_chair", False)),
+                "note": i.get("note"),
+            }
+            for i in intervention["interventions"]
+        ]
     board = raw.get("board")
     doc["board"] = (
         None

@@ -99,13 +99,24 @@ class InspectionDict(TypedDict):
     adjustments: list[AdjustmentDict]
 
 
+class InterventionEntryDict(TypedDict):
+    """One DfE intervention as a typed fact (the engine's InterventionFact)."""
+
+    kind: Literal["direction", "improvement_notice"]
+    date: date
+    commissioner: bool  # it appoints a commissioner
+    independent_chair: bool  # it names an independent chair of the improvement board
+    note: str | None
+
+
 class InterventionDict(TypedDict):
-    direction: date | None
-    commissioner: str | None
+    direction: date | None  # a bare direction: with a commissioner and an independent chair
+    commissioner: str | None  # names of people (the typed facts are in ``interventions``)
     independent_chair: str | None
     adviser: str | None
     reviews: str | None
     notes: str | None
+    interventions: NotRequired[list[InterventionEntryDict]]  # only when there are some
 
 
 # "from" is a Python keyword: the functional form is the only way to name the key.

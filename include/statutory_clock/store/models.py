@@ -236,6 +236,9 @@ class Intervention(Base):
     adviser: Mapped[str | None] = mapped_column(String(200))
     reviews: Mapped[str | None] = mapped_column(String(30))
     notes: Mapped[str | None] = mapped_column(Text)
+    # The typed interventions (migration 0005): [{"kind", "date": "YYYY-MM-DD", "commissioner",
+    # "independent_chair", "note"}], in the case file's order.
+    interventions: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class ImprovementBoard(Base):

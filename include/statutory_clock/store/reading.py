@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.engine import (
     CaseFacts,
+    InterventionFact,
     Milestone,
     Party,
     Recommendation,
@@ -93,6 +94,22 @@ def case_facts(case: Inspection) -> CaseFacts:
         recommendations=tuple(
             Recommendation(r.number, r.timescale, r.text or "") for r in case.recommendations
         ),
+        interventions=intervention_facts(case.intervention.interventions)
+        if case.intervention
+        else (),
+    )
+
+
+def intervention_facts(rows: Sequence[Any]) -> tuple[InterventionFact, ...]:
+    """The engine's facts from the ``dfe_intervention.interventions`` JSON column."""
+    return tuple(
+        InterventionFact(
+            r["kind"],
+            date.fromisoformat(r["date"]),
+            bool(r["commissioner"]),
+            bool(r["independent_chair"]),
+        )
+        for r in rows or ()
     )
 
 

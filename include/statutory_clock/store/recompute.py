@@ -19,6 +19,7 @@ from statutory_clock.engine import (
     CaseFacts,
     ClockBuilder,
     FactsError,
+    InterventionFact,
     Milestone,
     Recommendation,
 )
@@ -32,7 +33,12 @@ from statutory_clock.store.models import (
     MilestoneRecord,
 )
 from statutory_clock.store.models import Recommendation as RecommendationRow
-from statutory_clock.store.reading import calendar_for, case_facts, persisted_status
+from statutory_clock.store.reading import (
+    calendar_for,
+    case_facts,
+    intervention_facts,
+    persisted_status,
+)
 
 
 @dataclass
@@ -274,14 +280,16 @@ def _bulk_facts(session: Session, case_ids: set[int]) -> Any:
         recommendations.setdefault(case_id, []).append(
             Recommendation(number, timescale, text or "")
         )
-    directions: dict[int, date | None] = {
-        case_id: direction
-        for case_id, direction in session.execute(
-            select(Intervention.inspection_id, Intervention.direction).where(
-                Intervention.inspection_id.in_(open_ids)
-            )
-        )
-    }
+    directions: dict[int, date | None] = {}
+    typed: dict[int, tuple[InterventionFact, ...]] = {}
+    for case_id, direction, rows in session.execute(
+        select(
+            Intervention.inspection_id, Intervention.direction, Intervention.interventions
+        ).where(Intervention.inspection_id.in_(open_ids))
+    ):
+        directions[case_id] = direction
+        if rows:
+            typed[case_id] = intervention_facts(rows)
 
     def facts(case: Inspection) -> CaseFacts:
         return CaseFacts(
@@ -292,6 +300,7 @@ def _bulk_facts(session: Session, case_ids: set[int]) -> Any:
             direction=directions.get(case.id),
             events=events.get(case.id, {}),
             recommendations=tuple(recommendations.get(case.id, ())),
+            interventions=typed.get(case.id, ()),
         )
 
     return facts

@@ -55,6 +55,9 @@ def case_document(params: Mapping[str, Any]) -> dict[str, Any]:
     entries = _expect(params, "recommendations", list, "a list of recommendations") or []
     if params.get("overall_judgement"):
         judgements["overall"] = params["overall_judgement"]
+    for name, grade in params.items():  # the form's key judgements, one field each
+        if isinstance(name, str) and name.startswith("area_") and grade:
+            judgements[name.removeprefix("area_")] = grade
     published = params.get("published") or ""
     authority = params.get("local_authority") or ""
     # Cut before deriving: the derived key only needs the name's words and the year.
@@ -88,6 +91,43 @@ def case_document(params: Mapping[str, Any]) -> dict[str, Any]:
             "judgements": judgements,
             "recommendations": recommendations,
         },
-        "intervention": ({"direction": params["direction"]} if params.get("direction") else None),
+        "intervention": _intervention(params),
     }
     return doc
+
+
+def _flag(params: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise CaseFileError(SOURCE, None, name, f"{shown(value)} is not valid here (true or false)")
+    return value
+
+
+def _intervention(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A direction with a commissioner and an independent chair stays a bare ``direction`` (its
+    meaning since before interventions were typed); anything else is a typed intervention."""
+    direction, notice = params.get("direction"), params.get("improvement_notice")
+    commissioner = _flag(params, "direction_commissioner", True)
+    direction_chair = _flag(params, "direction_independent_chair", True)
+    notice_chair = _flag(params, "improvement_notice_independent_chair", False)
+    if not direction and not notice:
+        return None
+    if direction and commissioner and direction_chair and not notice:
+        return {"direction": direction}
+    typed = []
+    if notice:
+        typed.append(
+            {"kind": "improvement_notice", "date": notice, "independent_chair": notice_chair}
+        )
+    if direction:
+        typed.append(
+            {
+                "kind": "direction",
+                "date": direction,
+                "commissioner": commissioner,
+                "independent_chair": direction_chair,
+            }
+        )
+    return {"interventions": typed}
