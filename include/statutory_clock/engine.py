@@ -18,10 +18,12 @@ from functools import cache
 from typing import Any, Literal, NamedTuple
 
 from statutory_clock.calendar import WorkingDayCalendar, default_calendar
+from statutory_clock.dates import long_date
 from statutory_clock.rules import (
     FRAMEWORKS,
     INTERVENTION,
     RecommendationPolicy,
+    Roll,
     Rule,
     Rulebook,
     RulebookError,
@@ -90,6 +92,9 @@ class Milestone(NamedTuple):
     kind: str  # statutory | regulatory | practice
     actual: date | None = None  # when it actually happened, if recorded
     party: Party = "council"  # whose act it is (see milestone_status)
+    # The last working day on or before ``due``: ``due`` itself when that is a working day. The
+    # engine always sets it; None only in a milestone built elsewhere (e.g. a status probe).
+    act_by: date | None = None
 
     def contract_dict(self) -> dict[str, Any]:
         """The ``statclock clock --format json`` shape (see docs/architecture)."""
@@ -102,6 +107,8 @@ class Milestone(NamedTuple):
             "source": self.source,
             "basis": self.basis,
             "party": self.party,  # an addition to the contract (docs/architecture.md)
+            # an addition to the contract: the day to act by when ``due`` is not a working day
+            "act_by": (self.act_by or self.due).isoformat(),
         }
 
 
@@ -159,6 +166,13 @@ def _offset_phrase(offset: int, unit: Unit, window_start_offset: int | None) -> 
     else:
         amount = _amount(offset, unit)
     return f"{amount} {direction} "
+
+
+def _roll_note(lead: str, raw: date, shown: date, roll: Roll) -> str:
+    """How a forecast moved off a non-working day, for its basis line, e.g. " = Sunday 8 April
+    2018, a non-working day, so Monday 9 April 2018 (rolled forward)"."""
+    why = "a bank holiday" if raw.weekday() < 5 else "a non-working day"
+    return f"{lead}{long_date(raw)}, {why}, so {long_date(shown)} (rolled {roll})"
 
 
 # -- the computation ------------------------------------------------------------------------
@@ -349,17 +363,24 @@ class ClockBuilder:
         report_day = facts.received or facts.published
         events = facts.events
         due: dict[str, date] = {}  # every milestone so far, for rules that anchor on it
+        # The same before an Ofsted or DfE forecast was rolled off a non-working day: a cadence
+        # counts from it, so that rolling never feeds into the next date (no drift).
+        computed: dict[str, date] = {}
         produced: dict[str, list[str]] = {}  # rule id -> milestone ids it produced
         milestones: list[Milestone] = []
 
-        def anchor_on(target: str, deadline_only: bool) -> tuple[date, str] | None:
+        def anchor_on(
+            target: str, deadline_only: bool, as_shown: bool = False
+        ) -> tuple[date, str] | None:
             if target not in due:
                 return None
             if deadline_only:
-                return due[target], f"{target}, deadline"
+                return computed[target], f"{target}, deadline"
             if target in events:
                 return events[target], f"{target}, actual"
-            return due[target], f"{target}, forecast"
+            if as_shown or computed[target] == due[target]:
+                return due[target], f"{target}, forecast"
+            return computed[target], f"{target}, forecast before rolling"
 
         for step in self._plan(book, facts):
             rule, kind = step.rule, step.anchor_kind
@@ -376,7 +397,9 @@ class ClockBuilder:
                 ids = [mid for rid in step.targets for mid in produced.get(rid, ())]
                 anchors = []
                 for number, mid in enumerate(ids, start=1):
-                    found = anchor_on(mid, False)
+                    # A preparation for an act (audits before a visit) counts from the day the
+                    # act is forecast, after any rolling.
+                    found = anchor_on(mid, False, True)
                     if found:
                         anchors.append((f"_{number}", found[0], found[1]))
             else:
@@ -387,10 +410,12 @@ class ClockBuilder:
             for suffix, anchor, label in anchors:
                 if rule.recurrence is None:
                     made.append(
-                        self._milestone(step, rule.id + suffix, rule.title, anchor, label, events)
+                        self._milestone(
+                            step, rule.id + suffix, rule.title, anchor, label, events, computed
+                        )
                     )
                 else:
-                    made.extend(self._series(step, anchor, label, events, anchor_on))
+                    made.extend(self._series(step, anchor, label, events, anchor_on, computed))
             ids_made = produced.setdefault(rule.id, [])
             for m in made:
                 due[m.id] = m.due
@@ -426,11 +451,17 @@ class ClockBuilder:
                 gc.enable()
 
     def _series(
-        self, step: _Step, anchor: date, label: str, events: Mapping[str, date], anchor_on: Any
+        self,
+        step: _Step,
+        anchor: date,
+        label: str,
+        events: Mapping[str, date],
+        anchor_on: Any,
+        computed: dict[str, date],
     ) -> list[Milestone]:
         rule = step.rule
         recurrence = rule.recurrence
-        assert recurrence is not None
+        assert recurrence is not None and step.recur_move is not None
         if recurrence.until:
             stop = anchor_on(recurrence.until.removeprefix("milestone:"), False)
             if stop is None:
@@ -439,13 +470,27 @@ class ClockBuilder:
         else:
             assert recurrence.horizon_months is not None
             limit = add_months(anchor, recurrence.horizon_months)
-        offset, move, phrase = rule.offset, step.move, step.phrase
+        # No drift: the kth occurrence is the cycle's anchor plus the whole interval in one step
+        # (clamped to the month's end once: 30 Nov + 3 months = 29 Feb, + 6 months = 30 May),
+        # never the previous clamped or rolled forecast plus one period. An actual date restarts
+        # the count from itself. When the first interval is in another unit than the cadence,
+        # the cadence counts from the first occurrence (before any rolling).
+        every, cal = recurrence.every, self.calendar
+        move, unit, lead, k = step.move, rule.unit, rule.offset, 0
         made = []
         for _number, mid, title in step.series:
-            due = move(anchor, offset)
+            amount = lead + k * every
+            raw = move(anchor, amount)
             actual = events.get(mid)
-            if actual is None and due > limit:
+            if actual is None and raw > limit:
                 break
+            due = raw
+            basis = f"{_offset_phrase(amount, unit, None)}{anchor.isoformat()} ({label})"
+            if rule.roll is not None:
+                due = self._rolled(rule.roll, raw)
+                if due != raw:
+                    basis += _roll_note(" = ", raw, due, rule.roll)
+            computed[mid] = raw
             made.append(
                 Milestone(
                     mid,
@@ -454,17 +499,30 @@ class ClockBuilder:
                     None,
                     rule.ref,
                     rule.source,
-                    f"{phrase}{anchor.isoformat()} ({label})",
+                    basis,
                     rule.confidence,
                     rule.kind,
                     actual,
                     rule.party,
+                    cal.working_day_on_or_before(due),
                 )
             )
-            anchor, label = (actual, f"{mid}, actual") if actual else (due, f"{mid}, forecast")
-            offset, phrase = recurrence.every, step.recur_phrase
-            move = step.recur_move or move
+            if actual is not None:
+                anchor, label, lead, k = actual, f"{mid}, actual", 0, 1
+                move, unit = step.recur_move, recurrence.unit
+            elif k == 0 and rule.unit != recurrence.unit:
+                rolled = " before rolling" if due != raw else ""
+                anchor, label, lead, k = raw, f"{mid}, forecast{rolled}", 0, 1
+                move, unit = step.recur_move, recurrence.unit
+            else:
+                k += 1
         return made
+
+    def _rolled(self, roll: Roll, day: date) -> date:
+        """``day`` moved to a working day in the rule's direction (itself if it is one)."""
+        if roll == "forward":
+            return self.calendar.working_day_on_or_after(day)
+        return self.calendar.working_day_on_or_before(day)
 
     def _milestone(
         self,
@@ -474,9 +532,11 @@ class ClockBuilder:
         anchor: date,
         label: str,
         events: Mapping[str, date],
+        computed: dict[str, date],
     ) -> Milestone:
         rule = step.rule
-        due = step.move(anchor, rule.offset)
+        due = computed[mid] = step.move(anchor, rule.offset)
+        basis = f"{step.phrase}{anchor.isoformat()} ({label})"
         window_start = None
         if rule.window_start_offset is not None:
             window_start = (
@@ -484,6 +544,19 @@ class ClockBuilder:
                 if rule.window_start_offset == 0
                 else step.move(anchor, rule.window_start_offset)
             )
+        if rule.roll is not None:  # an Ofsted or DfE forecast: never on a non-working day
+            raw, due = due, self._rolled(rule.roll, due)
+            if due != raw:
+                # "within N ... = ..." reads as the last day; "between A and B" needs saying
+                lead = " = " if not rule.window_start_offset else "; window ends "
+                basis += _roll_note(lead, raw, due, rule.roll)
+            # A window opens on its first working day, whichever way its end rolls (so a window
+            # rolled backward shrinks to the working days inside it), and never after its end.
+            if window_start is not None:
+                opens = min(self._rolled("forward", window_start), due)
+                if opens != window_start:
+                    basis += _roll_note("; window opens ", window_start, opens, "forward")
+                    window_start = opens
         # Positional: this is the hot path of a portfolio recompute.
         return Milestone(
             mid,
@@ -492,11 +565,12 @@ class ClockBuilder:
             window_start,
             rule.ref,
             rule.source,
-            f"{step.phrase}{anchor.isoformat()} ({label})",
+            basis,
             rule.confidence,
             rule.kind,
             events.get(mid),
             rule.party,
+            self.calendar.working_day_on_or_before(due),
         )
 
     def _recommendation_milestones(self, facts: CaseFacts, rounding: str) -> Iterator[Milestone]:
@@ -530,6 +604,7 @@ class ClockBuilder:
                 kind="regulatory",
                 actual=facts.events.get(mid),
                 party="council",  # the council's action plan answers its recommendations
+                act_by=self.calendar.working_day_on_or_before(due),
             )
 
 

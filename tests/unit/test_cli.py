@@ -23,15 +23,16 @@ def test_json_contract():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["anchor"] == {"date": "2017-09-04", "kind": "publication"}
-    # The contract's keys, plus the allowed addition `party` (docs/architecture.md): keys may be
-    # added, never removed or renamed.
-    keys = {"id", "title", "due", "window_start", "rule", "source", "basis", "party"}
+    # The contract's keys, plus the allowed additions `party` (docs/architecture.md) and `act_by`
+    # (issue 13): keys may be added, never removed or renamed.
+    keys = {"id", "title", "due", "window_start", "rule", "source", "basis", "party", "act_by"}
     assert all(set(m) == keys for m in doc["milestones"])
     by_id = {m["id"]: m for m in doc["milestones"]}
     assert by_id["written_statement_of_action"]["party"] == "council"
     assert by_id["action_planning_visit"]["party"] == "ofsted"
     assert by_id["first_monitoring_visit"]["party"] == "ofsted"
     assert by_id["written_statement_of_action"]["due"] == "2017-12-11"
+    assert by_id["written_statement_of_action"]["act_by"] == "2017-12-11"  # a Monday
     assert by_id["action_planning_visit"]["window_start"] == "2017-10-09"
     assert by_id["publish_report"]["rule"] == "sif.publish_report"
 

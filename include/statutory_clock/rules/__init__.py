@@ -27,6 +27,15 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Unit = Literal["working_days", "calendar_days", "weeks", "months"]
 # Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
 Party = Literal["council", "ofsted", "dfe"]
+# Which way a forecast that lands on a non-working day moves to a working day.
+Roll = Literal["forward", "backward"]
+# The roll when a rule names none, by party. Ofsted's visits and the DfE's reviews are forecasts
+# of when someone else acts, and neither books a visit or a review on a weekend or a bank holiday:
+# the nearest day it can happen at the earliest is the next working day, so they roll forward
+# (rolling back would forecast the act before the cadence brings it round). A council deadline is
+# never rolled: it keeps its legal due date, and the milestone's ``act_by`` gives the last
+# working day on or before it (docs/statutory-rules.md, "Non-working days").
+DEFAULT_ROLL: Mapping[str, Roll | None] = {"council": None, "ofsted": "forward", "dfe": "forward"}
 INTERVENTION = "dfe_intervention"
 FRAMEWORKS = ("slac2009", "sif", "ilacs", "focused_visit")
 RULEBOOK_FILES = (*FRAMEWORKS, INTERVENTION)
@@ -67,6 +76,9 @@ class Rule:
     valid_to: date | None
     notes: str
     ref: str  # stable reference for outputs and the audit trail, e.g. "sif.publish_report"
+    # How a forecast on a non-working day moves (None: never moved, a council deadline);
+    # the rule's own ``roll`` or DEFAULT_ROLL for its party.
+    roll: Roll | None = None
 
     def in_force(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
@@ -214,6 +226,7 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
         valid_to=_date(r.get("valid_to")),
         notes=" ".join(r.get("notes", "").split()),
         ref=f"{framework}.{r['id']}",
+        roll=r.get("roll", DEFAULT_ROLL[r["party"]]),
     )
 
 
@@ -239,6 +252,11 @@ def _check_references(path: str, rules: Iterable[Rule]) -> None:
             raise RulebookError(
                 f"{where}, field counting: {rule.counting!r} does not fit unit {rule.unit!r} "
                 f"(use {_COUNTING_FOR_UNIT[rule.unit]!r})"
+            )
+        if rule.party == "council" and rule.roll is not None:
+            raise RulebookError(
+                f"{where}, field roll: a council deadline keeps its legal due date and is never "
+                "rolled (its act_by gives the last working day on or before it)"
             )
         if rule.valid_to is not None and rule.valid_to <= rule.valid_from:
             raise RulebookError(f"{where}, field valid_to: {rule.valid_to} is not after valid_from")
