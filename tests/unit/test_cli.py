@@ -68,6 +68,19 @@ def test_table_is_readable():
     assert "SI 2007/462 reg 3" in result.stdout
 
 
+def test_table_gives_act_by_when_the_due_date_is_not_a_working_day():
+    # A direction on 30 November 2023: twelve months is Saturday 30 November 2024.
+    result = run(
+        "clock", "--framework", "ilacs", "--published", "2023-10-02", "--judgement", "inadequate",
+        "--direction", "2023-11-30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if " board_chair_report_4 " in line)
+    assert row.startswith("Sat 30 Nov 2024  Fri 29 Nov 2024 ")
+    row = next(line for line in result.stdout.splitlines() if " board_chair_report_3 " in line)
+    assert row.startswith("Fri 30 Aug 2024") and row[17:33].strip() == ""  # no act by: a Friday
+
+
 def test_ics_parses_with_stable_uids():
     result = run(*CROYDON, "--format", "ics")
     cal = Calendar.from_ical(result.stdout)
