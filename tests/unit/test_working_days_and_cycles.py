@@ -3,7 +3,7 @@ milestone, and cycles that do not drift (the kth date is the anchor plus k perio
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from statutory_clock import CaseFacts, ClockBuilder, compute_clock
 from statutory_clock.calendar import default_calendar
 from statutory_clock.engine import add_months
+from statutory_clock.reminders import Reminder, ReminderItem, compose, decide, load_policy
 from statutory_clock.rules import RulebookError, load_rulebooks, parse_rulebook
 
 CAL = default_calendar()
 BOOKS = load_rulebooks()
+NOW = datetime(2024, 11, 22, 7, 30, tzinfo=UTC)
 INTERVENTION = {r.id: r for r in BOOKS["dfe_intervention"].rules}
 
 
@@ -279,3 +281,67 @@ def test_sif_monitoring_visits_are_first_visit_plus_k_quarters(published):
         if visit is None:
             break
         assert visit.due == CAL.working_day_on_or_after(add_months(first, 3 * (n - 1)))
+
+
+# -- reminders count to act_by ----------------------------------------------------------------
+
+
+def _report_item(**changes: object) -> ReminderItem:
+    values: dict[str, object] = {
+        "item": "milestone:board_chair_report_4",
+        "case_key": "example-2023",
+        "authority": "Example Council",
+        "title": "Independent improvement board chair reports to the DfE (4)",
+        "due": date(2024, 11, 30),  # a Saturday
+        "due_version": 1,
+        "needed": "The chair's report",
+        "basis": "12 calendar months after 2023-11-30 (DfE direction)",
+        "source": "Direction naming an independent chair",
+        "rule": "dfe_intervention.board_chair_report",
+        "confidence": "high",
+        "owner": None,
+        "owner_email": None,
+        "escalation_email": None,
+        "done": False,
+        "act_by": date(2024, 11, 29),
+    }
+    values.update(changes)
+    return ReminderItem(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "kind"),
+    [
+        (date(2024, 11, 14), None),
+        (date(2024, 11, 15), "before_10"),  # ten working days before Friday 29 November
+        (date(2024, 11, 22), "before_5"),
+        (date(2024, 11, 28), "before_1"),
+        (date(2024, 11, 29), "due_today"),  # the Friday: never lost under Monday's overdue_1
+        (date(2024, 12, 2), "overdue_1"),
+    ],
+)
+def test_reminders_count_back_from_the_day_to_act_by(as_of, kind):
+    times = load_policy().for_rule("dfe_intervention.board_chair_report")
+    sent = decide(_report_item(), as_of, times, CAL, set(), "pm@council.example")
+    assert [r.kind for r in sent] == ([kind] if kind else [])
+
+
+def test_without_act_by_the_due_date_is_counted_to():
+    item = _report_item(act_by=None)
+    times = load_policy().for_rule("dfe_intervention.board_chair_report")
+    # Counted back from the Saturday, the Friday is only "before_1" (the old behaviour).
+    assert [r.kind for r in decide(item, date(2024, 11, 29), times, CAL, set(), "pm@x")] == [
+        "before_1"
+    ]
+
+
+def test_a_reminder_says_the_day_to_act_by():
+    reminder = Reminder(_report_item(), "before_5", ("pm@council.example",), 5)
+    message = compose(reminder, "pm@council.example", "statclock@council.example", NOW)
+    body = message.get_body(("plain",)).get_content()
+    assert "Act by Friday 29 November 2024: Saturday 30 November 2024 is not a working day." in body
+    plain = Reminder(
+        _report_item(act_by=date(2024, 11, 30)), "before_5", ("pm@council.example",), 5
+    )
+    message = compose(plain, "pm@council.example", "statclock@council.example", NOW)
+    assert "Act by" not in message.get_body(("plain",)).get_content()
