@@ -168,6 +168,7 @@ def _offset_phrase(offset: int, unit: Unit, window_start_offset: int | None) -> 
     return f"{amount} {direction} "
 
 
+@cache
 def _roll_note(lead: str, raw: date, shown: date, roll: Roll) -> str:
     """How a forecast moved off a non-working day, for its basis line, e.g. " = Sunday 8 April
     2018, a non-working day, so Monday 9 April 2018 (rolled forward)"."""
@@ -261,6 +262,11 @@ class ClockBuilder:
             )
         self._plans: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
         self._boundaries: dict[str, list[date]] = {}
+        # day -> the working day it rolls to (forward, backward): a portfolio's dates repeat, and
+        # a dict lookup is several times cheaper than the calendar's search (the calendar of a
+        # builder never changes).
+        self._forward: dict[date, date] = {}
+        self._backward: dict[date, date] = {}
 
     # -- validation --------------------------------------------------------------------------
     def check(self, facts: CaseFacts, rounding: str | None = None) -> Rulebook:
@@ -475,7 +481,7 @@ class ClockBuilder:
         # never the previous clamped or rolled forecast plus one period. An actual date restarts
         # the count from itself. When the first interval is in another unit than the cadence,
         # the cadence counts from the first occurrence (before any rolling).
-        every, cal = recurrence.every, self.calendar
+        every = recurrence.every
         move, unit, lead, k = step.move, rule.unit, rule.offset, 0
         made = []
         for _number, mid, title in step.series:
@@ -504,7 +510,7 @@ class ClockBuilder:
                     rule.kind,
                     actual,
                     rule.party,
-                    cal.working_day_on_or_before(due),
+                    self._act_by(due),
                 )
             )
             if actual is not None:
@@ -521,8 +527,18 @@ class ClockBuilder:
     def _rolled(self, roll: Roll, day: date) -> date:
         """``day`` moved to a working day in the rule's direction (itself if it is one)."""
         if roll == "forward":
-            return self.calendar.working_day_on_or_after(day)
-        return self.calendar.working_day_on_or_before(day)
+            found = self._forward.get(day)
+            if found is None:
+                found = self._forward[day] = self.calendar.working_day_on_or_after(day)
+            return found
+        return self._act_by(day)
+
+    def _act_by(self, due: date) -> date:
+        """The last working day on or before ``due``."""
+        found = self._backward.get(due)
+        if found is None:
+            found = self._backward[due] = self.calendar.working_day_on_or_before(due)
+        return found
 
     def _milestone(
         self,
@@ -570,7 +586,7 @@ class ClockBuilder:
             rule.kind,
             events.get(mid),
             rule.party,
-            self.calendar.working_day_on_or_before(due),
+            self._act_by(due),
         )
 
     def _recommendation_milestones(self, facts: CaseFacts, rounding: str) -> Iterator[Milestone]:
@@ -604,7 +620,7 @@ class ClockBuilder:
                 kind="regulatory",
                 actual=facts.events.get(mid),
                 party="council",  # the council's action plan answers its recommendations
-                act_by=self.calendar.working_day_on_or_before(due),
+                act_by=self._act_by(due),
             )
 
 
