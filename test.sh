@@ -36,5 +36,7 @@ if ! command -v pdftoppm >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q 
       { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; }
   fi
 fi
+# Chromium (Debian) and axe-core (npm) for the browser tests in tests/e2e.
+scripts/e2e-deps.sh
 echo "==> pytest"
 .venv/bin/pytest "$@"

@@ -21,6 +21,11 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -f "$out/govuk-frontend.m
   exit 0
 fi
 
+if ! command -v npm >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> Installing npm (Debian) to bundle GOV.UK Frontend"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+fi
 if ! command -v npm >/dev/null 2>&1; then
   echo "build-static: npm is needed to bundle GOV.UK Frontend (apt-get install npm)" >&2
   exit 1

@@ -59,9 +59,9 @@ EARLY = (
         "Published on the council's website and sent to partners and the local press.",
     ),
     Fact(
-        date(2017, 5, 26),
+        date(2017, 5, 11),
         "event",
-        ("action_planning_visit", date(2017, 5, 25)),
+        ("action_planning_visit", date(2017, 5, 10)),
         "Held with the lead inspector; the early draft plan was shared the week before.",
     ),
     Fact(

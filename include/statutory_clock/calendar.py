@@ -185,6 +185,14 @@ class WorkingDayCalendar:
         source = self._source_for(year)
         return source.source if source is not None else "holidays package"
 
+    @property
+    def last_known_year(self) -> int | None:
+        """The last year a published list (the snapshot or a refreshed feed) covers; beyond it
+        the ``holidays`` package supplies only the regular bank holidays, none announced later
+        (a coronation, a jubilee)."""
+        covered = [y for s in (self.snapshot, self.refreshed) if s is not None for y in s.years]
+        return max(covered, default=None)
+
     def bank_holidays(self, year: int) -> list[date]:
         self._load_years([year])
         days = {d for d in self._holidays if d.year == year} - self.removed

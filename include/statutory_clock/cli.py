@@ -43,6 +43,7 @@ from statutory_clock.rules import (
     load_rulebooks,
     rounding_policies,
 )
+from statutory_clock.rules.overlay import OverlayError
 
 USER_ERROR = 2
 
@@ -50,6 +51,8 @@ USER_ERROR = 2
 _OPTION_FOR_FIELD = {
     "framework": "--framework",
     "published": "--published",
+    "received": "--received",
+    "direction": "--direction",
     "judgement overall": "--judgement",
     "rounding": "--rounding",
 }
@@ -191,6 +194,8 @@ def _clock_command(args: argparse.Namespace) -> str:
         elif option is None and exc.field.startswith("recommendation "):
             option = "--recommendation " + exc.field.removeprefix("recommendation ")
         raise UserError(f"{option or exc.field}: {exc.value!r} {exc.problem}") from None
+    for warning in clock.warnings:  # unusual but possible facts: stderr, never the output
+        print(f"statclock clock: warning: {warning}", file=sys.stderr)
     if args.format == "json":
         return _as_json(clock, args.as_of)
     if args.format == "ics":
@@ -209,6 +214,7 @@ def _as_json(clock: Clock, as_of: date | None) -> str:
     document = {
         "anchor": {"date": clock.anchor_date.isoformat(), "kind": clock.anchor_kind},
         "milestones": milestones,
+        "warnings": list(clock.warnings),  # an addition to the contract; always present
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
 
@@ -287,6 +293,8 @@ def _rules_command(args: argparse.Namespace) -> str:
                 f"from {rule.anchor}  [{rule.confidence}, {rule.valid_from.isoformat()} to {until}]"
             )
             lines.append(f"  {'':<30} {'':<8} {rule.source}")
+            if rule.local_override:
+                lines.append(f"  {'':<30} {'':<8} {rule.local_override}")
     return "\n".join(lines)
 
 
@@ -309,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         output = commands[args.command](args) if args.command in commands else run(args)
-    except (UserError, RegisterCommandError) as exc:
+    except (UserError, RegisterCommandError, OverlayError) as exc:  # OverlayError: operator input
         print(f"statclock {args.command}: error: {exc}", file=sys.stderr)
         return USER_ERROR
     except CheckFailed as exc:

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
+from statutory_clock import plausibility
 from statutory_clock.calendar import WorkingDayCalendar, default_calendar
 from statutory_clock.dates import long_date
 from statutory_clock.rules import (
@@ -117,6 +118,8 @@ class Clock:
     anchor_date: date
     anchor_kind: AnchorKind
     milestones: tuple[Milestone, ...]
+    # Unusual but possible facts, one line each (see statutory_clock.plausibility).
+    warnings: tuple[str, ...] = ()
 
     def by_id(self) -> dict[str, Milestone]:
         return {m.id: m for m in self.milestones}
@@ -299,14 +302,9 @@ class ClockBuilder:
                     rec.timescale,
                     f"is not a known timescale ({known})",
                 )
-        report_day = facts.received or facts.published
-        for event, day in facts.events.items():
-            if day < report_day:
-                raise FactsError(
-                    f"event {event}",
-                    day.isoformat(),
-                    f"is before the report ({report_day.isoformat()})",
-                )
+        refused = plausibility.refusal(facts, (book, self.rulebooks[INTERVENTION]))
+        if refused is not None:
+            raise FactsError(*refused)
         return book
 
     def _period(self, book: Rulebook, day: date) -> int:
@@ -422,6 +420,8 @@ class ClockBuilder:
                     )
                 else:
                     made.extend(self._series(step, anchor, label, events, anchor_on, computed))
+            if rule.local_override:  # an operator's overlay changed this rule: say so
+                made = [m._replace(basis=f"{m.basis} ({rule.local_override})") for m in made]
             ids_made = produced.setdefault(rule.id, [])
             for m in made:
                 due[m.id] = m.due
@@ -439,7 +439,8 @@ class ClockBuilder:
                         "names no milestone of this case's clock",
                     )
         milestones.sort(key=_sort_key)
-        return Clock(report_day, anchor_kind, tuple(milestones))
+        warnings = plausibility.warnings(facts, self.calendar)
+        return Clock(report_day, anchor_kind, tuple(milestones), warnings)
 
     def compute_many(self, cases: Iterable[CaseFacts], rounding: str | None = None) -> list[Clock]:
         """Clocks for a whole portfolio.
@@ -641,7 +642,13 @@ def _bundled_builder() -> ClockBuilder:
 
 
 def _default_builder(calendar: WorkingDayCalendar | None) -> ClockBuilder:
-    return _bundled_builder() if calendar is None else ClockBuilder(calendar=calendar)
+    if calendar is not None:
+        return ClockBuilder(calendar=calendar)
+    builder = _bundled_builder()
+    if builder.rulebooks is not load_rulebooks():  # a rules overlay set, changed or unset
+        _bundled_builder.cache_clear()
+        builder = _bundled_builder()
+    return builder
 
 
 def milestone_status(

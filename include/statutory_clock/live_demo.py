@@ -15,9 +15,9 @@ can ever reach anyone).
 
 The stages, each promised by a test (tests/unit/test_live_demo.py):
 
-1. Exampleshire: inadequate, published 28 working days ago: the action planning window is open,
-   the report is to be published within days, nothing is overdue; a board meeting in three
-   working days, so its pack is due now.
+1. Exampleshire: inadequate, published about a month ago: the action planning window (25 to 35
+   calendar days) is open, the report is to be published within a fortnight, nothing is
+   overdue; a board meeting in three working days, so its pack is due now.
 2. Northwick: inadequate, mid-monitoring: the first monitoring visit is recorded and the case
    audits for the next visit are due within five working days; one recommendation overdue.
 3. Sampleton: requires improvement, the written statement of action due within days; no board
@@ -309,13 +309,46 @@ def _board(
 # -- the four councils -----------------------------------------------------------------------
 
 
+EXAMPLESHIRE_AREAS = {
+    "help_and_protection": "inadequate",
+    "children_in_care": "requires_improvement",
+    "care_leavers": "requires_improvement",
+    "leadership": "inadequate",
+}
+
+
+def _published_for_open_window(
+    today: date, builder: ClockBuilder, areas: Mapping[str, str]
+) -> tuple[date, Milestone]:
+    """A working day of publication about a month ago whose action planning window (as the
+    rulebook counts it) is open on ``today`` with the widest margin either side, and the visit.
+    """
+    cal = builder.calendar
+    best: tuple[int, date, Milestone] | None = None
+    for back in range(20, 45):
+        published = today - timedelta(days=back)
+        if not cal.is_working_day(published):
+            continue
+        facts = CaseFacts(
+            FRAMEWORK, published, judgements=_judgements(published, "inadequate", areas)
+        )
+        visit = builder.compute(facts).by_id()["action_planning_visit"]
+        if visit.window_start is None or not visit.window_start <= today <= visit.due:
+            continue
+        margin = min((today - visit.window_start).days, (visit.due - today).days)
+        if best is None or margin > best[0]:
+            best = (margin, published, visit)
+    if best is None:
+        raise AssertionError(f"live demo: no publication day opens the window on {today}")  # bug
+    return best[1], best[2]
+
+
 def _exampleshire(today: date, builder: ClockBuilder) -> _Draft:
     """(1) Just published inadequate: the action planning window is open, nothing overdue."""
     cal = builder.calendar
-    published = cal.add_working_days(today, -28)
+    published, visit = _published_for_open_window(today, builder, EXAMPLESHIRE_AREAS)
     people = ("Alex Sample", "Jordan Example", "Sam Placeholder", "Priya Testcase", "Chris Demo")
     domain = "exampleshire.example"
-    window_opens = cal.add_working_days(published, 25)
     meeting = cal.add_working_days(today, 3)
     raw = _document(
         name="Exampleshire County Council",
@@ -325,16 +358,7 @@ def _exampleshire(today: date, builder: ClockBuilder) -> _Draft:
         people=people,
         published=published,
         fieldwork_start=cal.add_working_days(published, -40),
-        judgements=_judgements(
-            published,
-            "inadequate",
-            {
-                "help_and_protection": "inadequate",
-                "children_in_care": "requires_improvement",
-                "care_leavers": "requires_improvement",
-                "leadership": "inadequate",
-            },
-        ),
+        judgements=_judgements(published, "inadequate", EXAMPLESHIRE_AREAS),
         recommendations=[
             {
                 "number": 1,
@@ -384,7 +408,7 @@ def _exampleshire(today: date, builder: ClockBuilder) -> _Draft:
         planned=[
             {
                 "milestone": "action_planning_visit",
-                "date": _iso(cal.add_working_days(window_opens, 5)),
+                "date": _iso(_on_or_before(cal, min(cal.add_working_days(today, 2), visit.due))),
                 "note": "Date proposed by the Ofsted lead inspector (fictional).",
             }
         ],
@@ -397,11 +421,11 @@ def _exampleshire(today: date, builder: ClockBuilder) -> _Draft:
 def _northwick(today: date, builder: ClockBuilder) -> _Draft:
     """(2) Inadequate, mid-monitoring: first visit recorded, audits for the next one due."""
     cal = builder.calendar
-    # The next visit is forecast three months after the first one's actual date; choose the
-    # first visit so that the audits (three working days before the next) fall due within the
-    # next five working days, whatever today is.
-    first_visit = _first_visit_for_audits_due(today, cal)
-    published = cal.add_working_days(first_visit, -85)  # inside the first visit's target
+    # The next visit is forecast from the first one's actual date (the rulebook's cadence);
+    # choose the first visit so that the audits (three working days before the next) fall due
+    # within the next five working days, whatever today is, and the publication so that the
+    # first visit sits inside its window (three months after the plan deadline).
+    published, first_visit = _first_visit_for_audits_due(today, builder)
     people = ("Robin Fictional", "Casey Illustrative", "Dana Mockup", "Eli Sampleson", "Fran Dummy")
     domain = "northwick.example"
     raw = _document(
@@ -412,16 +436,7 @@ def _northwick(today: date, builder: ClockBuilder) -> _Draft:
         people=people,
         published=published,
         fieldwork_start=cal.add_working_days(published, -40),
-        judgements=_judgements(
-            published,
-            "inadequate",
-            {
-                "help_and_protection": "inadequate",
-                "children_in_care": "inadequate",
-                "care_leavers": "requires_improvement",
-                "leadership": "inadequate",
-            },
-        ),
+        judgements=_judgements(published, "inadequate", NORTHWICK_AREAS),
         recommendations=[
             {
                 "number": 1,
@@ -496,13 +511,38 @@ def _northwick(today: date, builder: ClockBuilder) -> _Draft:
     return _Draft(raw["key"], "inadequate, mid-monitoring", raw)
 
 
-def _first_visit_for_audits_due(today: date, cal: WorkingDayCalendar) -> date:
-    """A first-visit date whose next visit's audits fall due 2-5 working days after today."""
-    for ahead in range(6, 20):
-        first = _on_or_before(cal, add_months(cal.add_working_days(today, ahead), -3))
-        audits = cal.add_working_days(add_months(first, 3), -3)
-        if 2 <= cal.working_days_between(today, audits) <= 5:
-            return first
+NORTHWICK_AREAS = {
+    "help_and_protection": "inadequate",
+    "children_in_care": "inadequate",
+    "care_leavers": "requires_improvement",
+    "leadership": "inadequate",
+}
+
+
+def _first_visit_for_audits_due(today: date, builder: ClockBuilder) -> tuple[date, date]:
+    """A publication day and first-visit date whose next visit's audits (as the rulebook
+    forecasts them) fall due 2-5 working days after today, the visit inside its window."""
+    cal = builder.calendar
+    for back in range(60, 200):
+        first = today - timedelta(days=back)
+        if not cal.is_working_day(first):
+            continue
+        # the plan deadline (70 working days) about three months before the first visit
+        published = cal.add_working_days(_on_or_before(cal, add_months(first, -3)), -70)
+        facts = CaseFacts(
+            FRAMEWORK,
+            published,
+            judgements=_judgements(published, "inadequate", NORTHWICK_AREAS),
+            events={"first_monitoring_visit": first},
+        )
+        clock = builder.compute(facts).by_id()
+        audits, visit = clock.get("monitoring_audits_due_2"), clock["first_monitoring_visit"]
+        if audits is None or visit.window_start is None:
+            continue
+        if 2 <= cal.working_days_between(today, audits.due) <= 5 and (
+            visit.window_start <= first <= visit.due
+        ):
+            return published, first
     raise AssertionError(f"live demo: no first visit fits {today}")  # a bug: tested widely
 
 

@@ -12,7 +12,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -410,6 +410,7 @@ def _import_docs(
                 print(f"  importing {number}/{len(docs)}: {doc.key}", file=sys.stderr, flush=True)
             before = set(register.superseded_by(session, doc.case_key))
             case = register.import_case(session, doc, actor, today, replace=replace)
+            _warn(args, _case_warnings(session, case))
             lines.append(
                 f"Imported {case.key}: {case.local_authority.name}, "
                 f"{len(case.milestones)} milestones, {len(case.recommendations)} "
@@ -609,6 +610,24 @@ def _case_table(view: CaseView) -> str:
     return "\n".join(lines)
 
 
+def _case_warnings(session: Any, case: Any) -> tuple[str, ...]:
+    """The stored case's unusual facts (statutory_clock.plausibility), each naming the case."""
+    from statutory_clock.plausibility import warnings
+    from statutory_clock.store.reading import calendar_for, case_facts
+
+    month_only = {"published"} if case.published_precision == "month" else set()
+    found = warnings(case_facts(case), calendar_for(session), month_only=month_only)
+    return tuple(f"{case.key}: {w}" for w in found)
+
+
+def _warn(args: argparse.Namespace, lines: Iterable[str]) -> None:
+    """Unusual but possible facts: one line each on stderr, never in the output."""
+    sub = getattr(args, "case_command", None) or getattr(args, "demo_command", None)
+    command = f"statclock {args.command} {sub}" if sub else f"statclock {args.command}"
+    for line in lines:
+        print(f"{command}: warning: {line}", file=sys.stderr)
+
+
 def _describe(result: Any) -> str:
     parts = [
         f"{m} {short_date(old).strip()} -> {short_date(new).strip()}"
@@ -625,10 +644,10 @@ def _case_event(args: argparse.Namespace) -> str:
     from statutory_clock.store import register
 
     engine = _engine(args)
-    result = _write(
-        engine,
-        lambda s: register.record_event(
-            s,
+
+    def work(session: Any) -> tuple[Any, tuple[str, ...]]:
+        result = register.record_event(
+            session,
             args.key,
             args.milestone,
             args.date,
@@ -636,8 +655,11 @@ def _case_event(args: argparse.Namespace) -> str:
             _today(args),
             args.note,
             args.expected_version,
-        ),
-    )
+        )
+        return result, _case_warnings(session, register.get_case(session, args.key))
+
+    result, warnings = _write(engine, work)
+    _warn(args, warnings)
     return (
         f"Recorded {args.milestone} on {long_date(args.date)} for {args.key}; "
         f"milestones: {_describe(result)}."

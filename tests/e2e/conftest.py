@@ -52,6 +52,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call" and report.failed:
+        # A screenshot of each open tab as the failing test left it.
+        for name in ("page", "viewer_page", "anonymous_page"):
+            tab = getattr(item, "funcargs", {}).get(name)
+            if tab is not None:
+                with contextlib.suppress(Exception):
+                    screenshot(tab, f"FAILED-{item.name}-{name}")
+    return report
+
+
 # -- the product ----------------------------------------------------------------------------------
 
 

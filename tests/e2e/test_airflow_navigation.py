@@ -12,25 +12,28 @@ def test_login_form_then_nav_entry_shows_the_portfolio_inside_airflow(
     anonymous_page, product: Product, register
 ) -> None:
     page = anonymous_page
-    page.goto("/")
-    # Not logged in: Airflow sends the browser to the simple auth manager's login form.
-    page.wait_for_url(re.compile(r"/auth/login"))
-    page.get_by_label("Username").fill("pm")
+    page.goto("/", wait_until="commit")
+    # Not logged in: Airflow's app sends the browser on to the simple auth manager's login
+    # form (a client-side redirect, so wait for the form rather than for a page load).
+    username = page.get_by_label("Username")
+    username.wait_for()
+    assert "/auth/login" in page.url, page.url
+    username.fill("pm")
     page.get_by_label("Password").fill(product.passwords["pm"])
     screenshot(page, "airflow-login")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/auth/" not in url)
-    assert any(c["name"] == "_token" for c in page.context.cookies()), "no Airflow session"
-
-    # The nav entry the plugin's external_views adds. Airflow 3.3 lists plugin entries with
-    # destination "nav" in its side navigation (under "Plugins" when there are several).
     # The nav entry the plugin's external_views adds (destination "nav", url_route "statclock").
     entry = page.get_by_role("link", name="Statutory clock")
     entry.wait_for()
+    assert "/auth/" not in page.url, page.url
+    assert any(c["name"] == "_token" for c in page.context.cookies()), "no Airflow session"
+
+    # Airflow 3.3 routes a plugin's external view with a url_route to /plugin/<url_route>,
+    # which shows the view's href in an iframe.
     assert entry.get_attribute("href") == "/plugin/statclock"
     screenshot(page, "airflow-home")
     entry.click()
-    page.wait_for_url(re.compile(r"/plugin/statclock$"))
+    page.wait_for_url(re.compile(r"/plugin/statclock$"), wait_until="commit")
 
     frame_element = page.locator(f"iframe[src*='{PREFIX}/']")
     frame_element.wait_for()

@@ -126,8 +126,9 @@ def test_recording_a_fact_through_the_page_moves_the_timeline(page, register) ->
     assert recorded.status == "met"
     moved = {e.id: e.effective_due for e in after.timeline if e.id in moved_before}
     assert any(moved[k] != moved_before[k] for k in moved_before), (moved_before, moved)
+    # (The DAGs run meanwhile and may audit changes of their own: look for ours.)
     written = [a for a in after.audit if a not in before.audit]
-    assert written and all(a.actor == "pm" for a in written), written
+    assert any(a.actor == "pm" for a in written), written
 
     # ...and the page shows it.
     table = timeline_table(page)

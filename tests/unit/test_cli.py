@@ -33,7 +33,9 @@ def test_json_contract():
     assert by_id["first_monitoring_visit"]["party"] == "ofsted"
     assert by_id["written_statement_of_action"]["due"] == "2017-12-11"
     assert by_id["written_statement_of_action"]["act_by"] == "2017-12-11"  # a Monday
-    assert by_id["action_planning_visit"]["window_start"] == "2017-10-09"
+    # 25 calendar days after publication (issue 13: the handbook's "25 to 35 days" counts
+    # calendar days; read as working days it opened on 9 October)
+    assert by_id["action_planning_visit"]["window_start"] == "2017-09-29"
     assert by_id["publish_report"]["rule"] == "sif.publish_report"
 
 

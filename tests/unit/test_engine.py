@@ -175,7 +175,7 @@ def test_statuses():
     assert milestone_status(wsoa, date(2017, 12, 11)) == "due"
     assert milestone_status(wsoa, date(2017, 12, 12)) == "overdue"
     assert milestone_status(wsoa, date(2017, 12, 12), waived=True) == "waived"
-    apv = clock["action_planning_visit"]  # window 9-23 Oct 2017
+    apv = clock["action_planning_visit"]  # window 29 Sep - 9 Oct 2017 (calendar days)
     assert milestone_status(apv, date(2017, 10, 9)) == "due"
     held = compute_clock(
         CaseFacts(

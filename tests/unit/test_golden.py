@@ -85,10 +85,12 @@ def test_bromley_2016_action_planning_meeting_was_inside_the_window():
     )
     visit = compute_clock(facts).by_id()["action_planning_visit"]
     assert visit.actual == date(2016, 7, 26)
-    assert visit.window_start is not None and visit.due == date(2016, 8, 15)
-    # 26 July is a day before the 25-working-day window opens (1 August): an honest finding
-    # that the window's unit is unverified, which the rulebook flags.
-    assert visit.confidence == "unverified"
+    # Issue 13: "between 25 and 35 days" counts calendar days (docs/statutory-rules.md): the
+    # window is 22 July to 1 August and the meeting, calendar day 29, is inside it. (Read as
+    # working days, the window was 1-15 August and the meeting fell before it opened.)
+    assert visit.window_start == date(2016, 7, 22) and visit.due == date(2016, 8, 1)
+    assert visit.window_start <= visit.actual <= visit.due
+    assert visit.confidence == "low"  # one data point and a reading of the handbook
 
 
 def test_bromley_2016_first_monitoring_visit_in_november():

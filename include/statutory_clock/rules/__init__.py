@@ -39,6 +39,7 @@ DEFAULT_ROLL: Mapping[str, Roll | None] = {"council": None, "ofsted": "forward",
 INTERVENTION = "dfe_intervention"
 FRAMEWORKS = ("slac2009", "sif", "ilacs", "focused_visit")
 RULEBOOK_FILES = (*FRAMEWORKS, INTERVENTION)
+OVERLAY_SETTING = "STATCLOCK_RULES_OVERLAY"  # names an operator's overlay file (rules/overlay.py)
 
 
 class RulebookError(ValueError):
@@ -76,6 +77,10 @@ class Rule:
     valid_to: date | None
     notes: str
     ref: str  # stable reference for outputs and the audit trail, e.g. "sif.publish_report"
+    # Set by an operator's rules overlay (rules/overlay.py): "local override: ..." for the basis
+    # lines of the rule's milestones, and the overlay file's SHA-256 for the audit trail.
+    local_override: str = ""
+    overlay_sha256: str = ""
     # How a forecast on a non-working day moves (None: never moved, a council deadline);
     # the rule's own ``roll`` or DEFAULT_ROLL for its party.
     roll: Roll | None = None
@@ -299,9 +304,24 @@ def rules_dir() -> Path:
     return Path(str(resources.files(__name__)))
 
 
-@cache
 def load_rulebooks(directory: str | None = None) -> Mapping[str, Rulebook]:
-    """All rulebooks, keyed by framework, validated against the schema.
+    """All rulebooks, keyed by framework, with the operator's local overrides if the setting
+    ``STATCLOCK_RULES_OVERLAY`` names an overlay file (rules/overlay.py). Read when called,
+    never at import time; a missing or invalid overlay raises ``OverlayError``."""
+    # the same call as other callers make, so the same cached object (the engine relies on it)
+    books = bundled_rulebooks(directory) if directory else bundled_rulebooks()
+    path = os.environ.get(OVERLAY_SETTING, "").strip()
+    if not path:
+        return books
+    from statutory_clock.rules.overlay import overlaid
+
+    return overlaid(books, path)
+
+
+@cache
+def bundled_rulebooks(directory: str | None = None) -> Mapping[str, Rulebook]:
+    """All rulebooks as shipped (no local overrides), keyed by framework, validated against
+    the schema.
 
     Validation (and importing jsonschema) costs ~0.3 s, which would dominate a single
     ``statclock clock`` call, so validated rulebooks are kept in a per-user cache keyed on the
@@ -387,7 +407,7 @@ def load_recommendation_policy(directory: str | None = None) -> RecommendationPo
 
 def judgements() -> tuple[str, ...]:
     """Every grade on any framework's scale, the newest framework's scale first."""
-    books = load_rulebooks()
+    books = bundled_rulebooks()  # an overlay changes no scale or label
     seen: dict[str, None] = {}
     for name in reversed(FRAMEWORKS):
         seen.update(dict.fromkeys(books[name].judgement_scale))
@@ -398,7 +418,7 @@ def judgements_worst_first() -> tuple[str, ...]:
     """Every grade, the worst first: by its place on its own framework's scale (best first in
     the rulebooks), as a fraction of that scale, the worst such place over the frameworks, so
     "adequate" (third of four in 2009) ranks with "requires improvement" (third of four now)."""
-    books = load_rulebooks()
+    books = bundled_rulebooks()  # an overlay changes no scale or label
     rank: dict[str, float] = {}
     for book in books.values():
         scale = book.judgement_scale
@@ -409,7 +429,7 @@ def judgements_worst_first() -> tuple[str, ...]:
 
 def judgement_labels() -> Mapping[str, str]:
     """Grade -> label, over every framework (a grade is written the same in every rulebook)."""
-    books = load_rulebooks()
+    books = bundled_rulebooks()  # an overlay changes no scale or label
     labels: dict[str, str] = {}
     for name in FRAMEWORKS:
         labels.update(books[name].judgement_labels)
@@ -418,7 +438,7 @@ def judgement_labels() -> Mapping[str, str]:
 
 def framework_labels() -> Mapping[str, str]:
     """Framework -> its short label."""
-    books = load_rulebooks()
+    books = bundled_rulebooks()  # an overlay changes no scale or label
     return {name: books[name].label for name in FRAMEWORKS}
 
 

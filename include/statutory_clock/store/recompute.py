@@ -7,7 +7,7 @@ that moves is audited in the caller's transaction.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,6 +22,7 @@ from statutory_clock.engine import (
     Milestone,
     Recommendation,
 )
+from statutory_clock.rules.overlay import overlay_in_force
 from statutory_clock.store.audit import Actor, audit, bump_version, lock_for_writing
 from statutory_clock.store.errors import RegisterError
 from statutory_clock.store.models import (
@@ -79,6 +80,7 @@ def recompute(
     except FactsError as exc:
         raise RegisterError(exc.field, exc.value, exc.problem) from None
     result = RecomputeResult(case.key)
+    why = _under_overlay(overlay_in_force(builder.rulebooks))
     existing = {m.milestone_id: m for m in case.milestones}
     seen = set()
     for m in clock.milestones:
@@ -113,7 +115,7 @@ def recompute(
                 "due",
                 None,
                 m.due,
-                reason or m.basis,
+                why(reason or m.basis),
             )
         else:
             if row.due != m.due:
@@ -127,7 +129,7 @@ def recompute(
                     "due",
                     row.due,
                     m.due,
-                    reason or m.basis,
+                    why(reason or m.basis),
                 )
                 row.due = m.due
                 row.due_version += 1
@@ -153,7 +155,7 @@ def recompute(
                             name,
                             getattr(row, name),
                             getattr(m, name),
-                            reason,
+                            why(reason) if name == "window_start" else reason,
                         )
                     setattr(row, name, getattr(m, name))
         if not statuses:
@@ -189,11 +191,21 @@ def recompute(
                 "due",
                 row.due,
                 None,
-                reason or "no longer follows from the facts",
+                why(reason or "no longer follows from the facts"),
             )
             case.milestones.remove(row)
             session.delete(row)
     return result
+
+
+def _under_overlay(sha256: str | None) -> Callable[[str | None], str | None]:
+    """The audit reason of a change made while an operator's rules overlay is in force: the
+    reason, then "local override" and the overlay file's checksum, so the trail says which
+    overlay moved a date (its basis line names the file)."""
+    if sha256 is None:
+        return lambda reason: reason
+    mark = f"local override {sha256[:12]}"
+    return lambda reason: f"{reason}; {mark}" if reason else mark
 
 
 def recompute_all(
