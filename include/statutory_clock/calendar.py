@@ -257,6 +257,18 @@ class WorkingDayCalendar:
             position = bisect_left(self._index, ordinal) + n
         return date.fromordinal(self._index[position])
 
+    def working_day_on_or_before(self, day: date) -> date:
+        """``day`` when it is a working day, else the last working day before it."""
+        ordinal = day.toordinal()
+        self._ensure(ordinal, 14)  # no run of non-working days in England is near a fortnight
+        return date.fromordinal(self._index[bisect_right(self._index, ordinal) - 1])
+
+    def working_day_on_or_after(self, day: date) -> date:
+        """``day`` when it is a working day, else the first working day after it."""
+        ordinal = day.toordinal()
+        self._ensure(ordinal, 14)
+        return date.fromordinal(self._index[bisect_left(self._index, ordinal)])
+
     def working_days_between(self, start: date, end: date) -> int:
         """How many working days lie in the half-open interval (start, end]."""
         if end <= start:

@@ -319,12 +319,15 @@ def _as_table(clock: Clock, facts: CaseFacts, as_of: date | None) -> str:
     if as_of is not None:
         lines.append(f"Status as of {long_date(as_of)}")
     lines.append("")
-    header = f"{'Due':<16} {'Window opens':<16} {'Milestone':<30} {'Whose act':<9} "
+    header = f"{'Due':<16} {'Act by':<16} {'Window opens':<16} "
+    header += f"{'Milestone':<30} {'Whose act':<9} "
     header += f"{'Status':<12} " if as_of else ""
     lines += [header + "Basis", "-" * (len(header) + 40)]
     for m in clock.milestones:
         opens = short_date(m.window_start) if m.window_start else "-"
-        row = f"{short_date(m.due):<16} {opens:<16} {m.id:<30} {m.party:<9} "
+        # Only when it differs: a due date on a non-working day, acted on the working day before.
+        act_by = short_date(m.act_by) if m.act_by and m.act_by != m.due else ""
+        row = f"{short_date(m.due):<16} {act_by:<16} {opens:<16} {m.id:<30} {m.party:<9} "
         if as_of is not None:
             row += f"{milestone_status(m, as_of):<12} "
         lines.append(row + m.basis)

@@ -19,12 +19,14 @@ from typing import Any, Literal, NamedTuple
 
 from statutory_clock import plausibility
 from statutory_clock.calendar import WorkingDayCalendar, default_calendar
+from statutory_clock.dates import long_date
 from statutory_clock.rules import (
     FRAMEWORKS,
     INTERVENTION,
     INTERVENTION_KINDS,
     InterventionKind,
     RecommendationPolicy,
+    Roll,
     Rule,
     Rulebook,
     RulebookError,
@@ -129,6 +131,9 @@ class Milestone(NamedTuple):
     kind: str  # statutory | regulatory | practice
     actual: date | None = None  # when it actually happened, if recorded
     party: Party = "council"  # whose act it is (see milestone_status)
+    # The last working day on or before ``due``: ``due`` itself when that is a working day. The
+    # engine always sets it; None only in a milestone built elsewhere (e.g. a status probe).
+    act_by: date | None = None
 
     def contract_dict(self) -> dict[str, Any]:
         """The ``statclock clock --format json`` shape (see docs/architecture)."""
@@ -141,6 +146,8 @@ class Milestone(NamedTuple):
             "source": self.source,
             "basis": self.basis,
             "party": self.party,  # an addition to the contract (docs/architecture.md)
+            # an addition to the contract: the day to act by when ``due`` is not a working day
+            "act_by": (self.act_by or self.due).isoformat(),
         }
 
 
@@ -200,6 +207,14 @@ def _offset_phrase(offset: int, unit: Unit, window_start_offset: int | None) -> 
     else:
         amount = _amount(offset, unit)
     return f"{amount} {direction} "
+
+
+@cache
+def _roll_note(lead: str, raw: date, shown: date, roll: Roll) -> str:
+    """How a forecast moved off a non-working day, for its basis line, e.g. " = Sunday 8 April
+    2018, a non-working day, so Monday 9 April 2018 (rolled forward)"."""
+    why = "a bank holiday" if raw.weekday() < 5 else "a non-working day"
+    return f"{lead}{long_date(raw)}, {why}, so {long_date(shown)} (rolled {roll})"
 
 
 # -- the computation ------------------------------------------------------------------------
@@ -303,6 +318,11 @@ class ClockBuilder:
             )
         self._plans: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
         self._boundaries: dict[str, list[date]] = {}
+        # day -> the working day it rolls to (forward, backward): a portfolio's dates repeat, and
+        # a dict lookup is several times cheaper than the calendar's search (the calendar of a
+        # builder never changes).
+        self._forward: dict[date, date] = {}
+        self._backward: dict[date, date] = {}
 
     # -- validation --------------------------------------------------------------------------
     def check(self, facts: CaseFacts, rounding: str | None = None) -> Rulebook:
@@ -433,18 +453,25 @@ class ClockBuilder:
         report_day = facts.received or facts.published
         events = facts.events
         due: dict[str, date] = {}  # every milestone so far, for rules that anchor on it
+        # The same before an Ofsted or DfE forecast was rolled off a non-working day: a cadence
+        # counts from it, so that rolling never feeds into the next date (no drift).
+        computed: dict[str, date] = {}
         produced: dict[str, list[str]] = {}  # rule id -> milestone ids it produced
         milestones: list[Milestone] = []
         current = facts.intervention_in_force()
 
-        def anchor_on(target: str, deadline_only: bool) -> tuple[date, str] | None:
+        def anchor_on(
+            target: str, deadline_only: bool, as_shown: bool = False
+        ) -> tuple[date, str] | None:
             if target not in due:
                 return None
             if deadline_only:
-                return due[target], f"{target}, deadline"
+                return computed[target], f"{target}, deadline"
             if target in events:
                 return events[target], f"{target}, actual"
-            return due[target], f"{target}, forecast"
+            if as_shown or computed[target] == due[target]:
+                return due[target], f"{target}, forecast"
+            return computed[target], f"{target}, forecast before rolling"
 
         for step in self._plan(book, facts, current):
             rule, kind = step.rule, step.anchor_kind
@@ -461,7 +488,9 @@ class ClockBuilder:
                 ids = [mid for rid in step.targets for mid in produced.get(rid, ())]
                 anchors = []
                 for number, mid in enumerate(ids, start=1):
-                    found = anchor_on(mid, False)
+                    # A preparation for an act (audits before a visit) counts from the day the
+                    # act is forecast, after any rolling.
+                    found = anchor_on(mid, False, True)
                     if found:
                         anchors.append((f"_{number}", found[0], found[1]))
             else:
@@ -472,10 +501,12 @@ class ClockBuilder:
             for suffix, anchor, label in anchors:
                 if rule.recurrence is None:
                     made.append(
-                        self._milestone(step, rule.id + suffix, rule.title, anchor, label, events)
+                        self._milestone(
+                            step, rule.id + suffix, rule.title, anchor, label, events, computed
+                        )
                     )
                 else:
-                    made.extend(self._series(step, anchor, label, events, anchor_on))
+                    made.extend(self._series(step, anchor, label, events, anchor_on, computed))
             if rule.local_override:  # an operator's overlay changed this rule: say so
                 made = [m._replace(basis=f"{m.basis} ({rule.local_override})") for m in made]
             ids_made = produced.setdefault(rule.id, [])
@@ -514,11 +545,17 @@ class ClockBuilder:
                 gc.enable()
 
     def _series(
-        self, step: _Step, anchor: date, label: str, events: Mapping[str, date], anchor_on: Any
+        self,
+        step: _Step,
+        anchor: date,
+        label: str,
+        events: Mapping[str, date],
+        anchor_on: Any,
+        computed: dict[str, date],
     ) -> list[Milestone]:
         rule = step.rule
         recurrence = rule.recurrence
-        assert recurrence is not None
+        assert recurrence is not None and step.recur_move is not None
         if recurrence.until:
             stop = anchor_on(recurrence.until.removeprefix("milestone:"), False)
             if stop is None:
@@ -527,13 +564,27 @@ class ClockBuilder:
         else:
             assert recurrence.horizon_months is not None
             limit = add_months(anchor, recurrence.horizon_months)
-        offset, move, phrase = rule.offset, step.move, step.phrase
+        # No drift: the kth occurrence is the cycle's anchor plus the whole interval in one step
+        # (clamped to the month's end once: 30 Nov + 3 months = 29 Feb, + 6 months = 30 May),
+        # never the previous clamped or rolled forecast plus one period. An actual date restarts
+        # the count from itself. When the first interval is in another unit than the cadence,
+        # the cadence counts from the first occurrence (before any rolling).
+        every = recurrence.every
+        move, unit, lead, k = step.move, rule.unit, rule.offset, 0
         made = []
         for _number, mid, title in step.series:
-            due = move(anchor, offset)
+            amount = lead + k * every
+            raw = move(anchor, amount)
             actual = events.get(mid)
-            if actual is None and due > limit:
+            if actual is None and raw > limit:
                 break
+            due = raw
+            basis = f"{_offset_phrase(amount, unit, None)}{anchor.isoformat()} ({label})"
+            if rule.roll is not None:
+                due = self._rolled(rule.roll, raw)
+                if due != raw:
+                    basis += _roll_note(" = ", raw, due, rule.roll)
+            computed[mid] = raw
             made.append(
                 Milestone(
                     mid,
@@ -542,17 +593,40 @@ class ClockBuilder:
                     None,
                     rule.ref,
                     rule.source,
-                    f"{phrase}{anchor.isoformat()} ({label})",
+                    basis,
                     rule.confidence,
                     rule.kind,
                     actual,
                     rule.party,
+                    self._act_by(due),
                 )
             )
-            anchor, label = (actual, f"{mid}, actual") if actual else (due, f"{mid}, forecast")
-            offset, phrase = recurrence.every, step.recur_phrase
-            move = step.recur_move or move
+            if actual is not None:
+                anchor, label, lead, k = actual, f"{mid}, actual", 0, 1
+                move, unit = step.recur_move, recurrence.unit
+            elif k == 0 and rule.unit != recurrence.unit:
+                rolled = " before rolling" if due != raw else ""
+                anchor, label, lead, k = raw, f"{mid}, forecast{rolled}", 0, 1
+                move, unit = step.recur_move, recurrence.unit
+            else:
+                k += 1
         return made
+
+    def _rolled(self, roll: Roll, day: date) -> date:
+        """``day`` moved to a working day in the rule's direction (itself if it is one)."""
+        if roll == "forward":
+            found = self._forward.get(day)
+            if found is None:
+                found = self._forward[day] = self.calendar.working_day_on_or_after(day)
+            return found
+        return self._act_by(day)
+
+    def _act_by(self, due: date) -> date:
+        """The last working day on or before ``due``."""
+        found = self._backward.get(due)
+        if found is None:
+            found = self._backward[due] = self.calendar.working_day_on_or_before(due)
+        return found
 
     def _milestone(
         self,
@@ -562,9 +636,11 @@ class ClockBuilder:
         anchor: date,
         label: str,
         events: Mapping[str, date],
+        computed: dict[str, date],
     ) -> Milestone:
         rule = step.rule
-        due = step.move(anchor, rule.offset)
+        due = computed[mid] = step.move(anchor, rule.offset)
+        basis = f"{step.phrase}{anchor.isoformat()} ({label})"
         window_start = None
         if rule.window_start_offset is not None:
             window_start = (
@@ -572,6 +648,19 @@ class ClockBuilder:
                 if rule.window_start_offset == 0
                 else step.move(anchor, rule.window_start_offset)
             )
+        if rule.roll is not None:  # an Ofsted or DfE forecast: never on a non-working day
+            raw, due = due, self._rolled(rule.roll, due)
+            if due != raw:
+                # "within N ... = ..." reads as the last day; "between A and B" needs saying
+                lead = " = " if not rule.window_start_offset else "; window ends "
+                basis += _roll_note(lead, raw, due, rule.roll)
+            # A window opens on its first working day, whichever way its end rolls (so a window
+            # rolled backward shrinks to the working days inside it), and never after its end.
+            if window_start is not None:
+                opens = min(self._rolled("forward", window_start), due)
+                if opens != window_start:
+                    basis += _roll_note("; window opens ", window_start, opens, "forward")
+                    window_start = opens
         # Positional: this is the hot path of a portfolio recompute.
         return Milestone(
             mid,
@@ -580,11 +669,12 @@ class ClockBuilder:
             window_start,
             rule.ref,
             rule.source,
-            f"{step.phrase}{anchor.isoformat()} ({label})",
+            basis,
             rule.confidence,
             rule.kind,
             events.get(mid),
             rule.party,
+            self._act_by(due),
         )
 
     def _recommendation_milestones(self, facts: CaseFacts, rounding: str) -> Iterator[Milestone]:
@@ -618,6 +708,7 @@ class ClockBuilder:
                 kind="regulatory",
                 actual=facts.events.get(mid),
                 party="council",  # the council's action plan answers its recommendations
+                act_by=self._act_by(due),
             )
 
 

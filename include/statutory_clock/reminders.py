@@ -154,6 +154,14 @@ class ReminderItem:
     owner_email: str | None
     escalation_email: str | None
     done: bool  # happened, waived or complete: nothing more to say
+    # The last working day on or before ``due``: when the due date is a weekend or a bank
+    # holiday the council acts by the working day before, and the lead times count from it.
+    act_by: date | None = None
+
+    @property
+    def acts_by(self) -> date:
+        """The day the reminders count to: ``act_by``, or ``due`` if none was given."""
+        return self.act_by or self.due
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +217,7 @@ def decide(
     told_before = any(version != item.due_version for _, version in sent)
     if told_before and (CHANGED, item.due_version) not in sent:
         out.append(Reminder(item, CHANGED, owner, days, previous_due))
-    step = relevant_step(item.due, as_of, times, calendar)
+    step = relevant_step(item.acts_by, as_of, times, calendar)
     if step is None or (step[0], item.due_version) in sent:
         return out
     kind, offset = step
@@ -301,8 +309,15 @@ def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = [
         (f"{item.authority}: case {item.case_key}", "h2"),
         (head, "p"),
-        (f"What is needed: {item.needed}", "p"),
     ]
+    if item.acts_by != item.due:
+        lines.append(
+            (
+                f"Act by {long_date(item.acts_by)}: {long_date(item.due)} is not a working day.",
+                "p",
+            )
+        )
+    lines.append((f"What is needed: {item.needed}", "p"))
     if item.basis:
         lines.append((f"How the date is worked out: {item.basis}.", "p"))
     if item.source:
@@ -372,7 +387,7 @@ def still_relevant(
     if item.done:
         return set()
     relevant = {(CHANGED, item.due_version)}
-    step = relevant_step(item.due, as_of, times_for(item, policy), calendar)
+    step = relevant_step(item.acts_by, as_of, times_for(item, policy), calendar)
     if step is not None:
         relevant.add((step[0], item.due_version))
     return relevant

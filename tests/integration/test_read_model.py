@@ -256,3 +256,33 @@ def test_portfolio_and_case_view_carry_rag_reminders_packs_and_audit(register_en
     document = to_json(view)
     assert document["as_of"] == "2017-10-16" and document["timeline"][0]["forecast_due"]
     json.dumps(document)  # every value is JSON now
+
+
+def test_act_by_is_the_working_day_before_a_weekend_due_date_in_the_view_and_json(
+    register_engine, register_url
+):
+    # Issue 13: a direction on 30 November 2023; the board chair's fourth report is due on
+    # Saturday 30 November 2024 and is acted on by Friday 29 November.
+    text = case_text("directed-2023", published="2023-10-02").replace(
+        "framework: sif", "framework: ilacs"
+    )
+    text += "intervention: {direction: 2023-11-30}\n"
+    as_of = date(2024, 11, 4)
+    load(register_engine, text, as_of=as_of)
+    with db.transaction(register_engine) as session:
+        view = case_view(session, "directed-2023", as_of)
+    entries = {e.id: e for e in view.timeline}
+    report = entries["board_chair_report_4"]
+    assert (report.effective_due, report.act_by) == (date(2024, 11, 30), date(2024, 11, 29))
+    assert entries["publish_report"].act_by == entries["publish_report"].effective_due
+    assert entries["dfe_review_2"].effective_due == date(2024, 12, 2)  # rolled: the DfE's act
+    shown = statclock(
+        register_url, "case", "show", "directed-2023", "--format", "json", "--as-of", "2024-11-04"
+    )
+    assert shown.returncode == 0, shown.stderr
+    by_id = {m["id"]: m for m in json.loads(shown.stdout)["milestones"]}
+    assert (by_id["board_chair_report_4"]["due"], by_id["board_chair_report_4"]["act_by"]) == (
+        "2024-11-30",
+        "2024-11-29",
+    )
+    assert all(m["act_by"] <= m["effective_due"] for m in by_id.values())

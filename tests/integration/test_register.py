@@ -102,12 +102,14 @@ def test_recording_a_visit_moves_the_next_one_and_audits_it(register_engine):
             "programme manager",
             date(2018, 2, 9),
         )
-    assert ("monitoring_visit_2", date(2018, 4, 8), date(2018, 5, 6)) in result.moved
+    # Issue 13: Ofsted's visits are forecast on working days, so the forecasts were Sunday
+    # 8 April -> Monday 9 April, and Sunday 6 May -> Tuesday 8 May (after the May bank holiday).
+    assert ("monitoring_visit_2", date(2018, 4, 9), date(2018, 5, 8)) in result.moved
     with db.transaction(register_engine) as session:
         case = register.get_case(session, "croydon-2017")
         by_id = {m.milestone_id: m for m in case.milestones}
         assert by_id["first_monitoring_visit"].actual == date(2018, 2, 6)
-        assert by_id["monitoring_visit_2"].due == date(2018, 5, 6)
+        assert by_id["monitoring_visit_2"].due == date(2018, 5, 8)
         assert by_id["monitoring_visit_2"].due_version == 2
         assert case.version == 2
         moved = session.execute(
@@ -117,8 +119,8 @@ def test_recording_a_visit_moves_the_next_one_and_audits_it(register_engine):
             )
         ).scalar_one()
         assert (moved.old, moved.new, moved.actor) == (
-            "2018-04-08",
-            "2018-05-06",
+            "2018-04-09",
+            "2018-05-08",
             "programme manager",
         )
 

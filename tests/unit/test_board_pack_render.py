@@ -871,3 +871,21 @@ def test_pdf_page_images_are_not_blank(pdf_path: Path) -> None:
             fraction = dark / (body.width * body.height)
         # The last lines of a section can fill little of a page; a blank one has nothing.
         assert fraction > 0.002, f"{image_path.name} looks blank ({fraction:.4f} non-white)"
+
+
+def test_a_due_date_on_a_non_working_day_shows_the_day_to_act_by() -> None:
+    # Issue 13: a council deadline keeps its legal due date; the pack says when to act by.
+    s = sample_snapshot()
+    for rows in (s["milestones"], s["next_90_days"], s["overdue_and_missed"]):
+        for m in rows:
+            if m["id"] in ("monitoring_audits_due_3", "monitoring_audits_due_1"):
+                m["due"], m["act_by"] = "2018-02-10", "2018-02-09"  # a Saturday, the Friday
+    text = text_of(render_html(typed(s)))
+    assert "Saturday 10 February 2018 act by Friday 9 February 2018" in text
+    # Where the due date is a working day (act_by the same), and in an archive from before
+    # act_by was recorded, nothing more is said.
+    plain = sample_snapshot()
+    for m in plain["next_90_days"]:
+        m.pop("act_by")
+    assert "act by" not in text_of(render_html(typed(plain)))
+    assert "act by" not in text_of(render_html(typed(sample_snapshot())))

@@ -45,6 +45,7 @@ def entry(milestone: str, due: date, **changes: object) -> TimelineEntry:
         confidence="high",
         kind="statutory",
         due_version=1,
+        act_by=due,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 

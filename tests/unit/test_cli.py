@@ -23,15 +23,16 @@ def test_json_contract():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["anchor"] == {"date": "2017-09-04", "kind": "publication"}
-    # The contract's keys, plus the allowed addition `party` (docs/architecture.md): keys may be
-    # added, never removed or renamed.
-    keys = {"id", "title", "due", "window_start", "rule", "source", "basis", "party"}
+    # The contract's keys, plus the allowed additions `party` (docs/architecture.md) and `act_by`
+    # (issue 13): keys may be added, never removed or renamed.
+    keys = {"id", "title", "due", "window_start", "rule", "source", "basis", "party", "act_by"}
     assert all(set(m) == keys for m in doc["milestones"])
     by_id = {m["id"]: m for m in doc["milestones"]}
     assert by_id["written_statement_of_action"]["party"] == "council"
     assert by_id["action_planning_visit"]["party"] == "ofsted"
     assert by_id["first_monitoring_visit"]["party"] == "ofsted"
     assert by_id["written_statement_of_action"]["due"] == "2017-12-11"
+    assert by_id["written_statement_of_action"]["act_by"] == "2017-12-11"  # a Monday
     # 25 calendar days after publication (issue 13: the handbook's "25 to 35 days" counts
     # calendar days; read as working days it opened on 9 October)
     assert by_id["action_planning_visit"]["window_start"] == "2017-09-29"
@@ -67,6 +68,19 @@ def test_table_is_readable():
     assert "Anchor: Monday 4 September 2017 (publication" in result.stdout
     assert "Mon 11 Dec 2017" in result.stdout
     assert "SI 2007/462 reg 3" in result.stdout
+
+
+def test_table_gives_act_by_when_the_due_date_is_not_a_working_day():
+    # A direction on 30 November 2023: twelve months is Saturday 30 November 2024.
+    result = run(
+        "clock", "--framework", "ilacs", "--published", "2023-10-02", "--judgement", "inadequate",
+        "--direction", "2023-11-30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if " board_chair_report_4 " in line)
+    assert row.startswith("Sat 30 Nov 2024  Fri 29 Nov 2024 ")
+    row = next(line for line in result.stdout.splitlines() if " board_chair_report_3 " in line)
+    assert row.startswith("Fri 30 Aug 2024") and row[17:33].strip() == ""  # no act by: a Friday
 
 
 def test_ics_parses_with_stable_uids():

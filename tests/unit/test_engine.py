@@ -29,7 +29,13 @@ def test_every_milestone_has_rule_source_and_basis():
 
 def test_actual_visit_moves_the_next_forecast():
     forecast = compute_clock(CROYDON).by_id()
-    assert forecast["monitoring_visit_2"].due == date(2018, 4, 8)
+    # Issue 13: the old forecast, Sunday 8 April 2018, was a visit on a weekend.
+    assert forecast["monitoring_visit_2"].due == date(2018, 4, 9)
+    assert forecast["monitoring_visit_2"].basis == (
+        "3 calendar months after 2018-01-08 (first_monitoring_visit, forecast)"
+        " = Sunday 8 April 2018, a non-working day, so Monday 9 April 2018 (rolled forward)"
+    )
+    assert forecast["monitoring_audits_due_2"].due == date(2018, 4, 4)  # Wednesday before
     held = CaseFacts(
         "sif",
         date(2017, 9, 4),
@@ -39,9 +45,11 @@ def test_actual_visit_moves_the_next_forecast():
     moved = compute_clock(held).by_id()
     assert moved["first_monitoring_visit"].actual == date(2018, 2, 6)
     assert moved["first_monitoring_visit"].due == date(2018, 1, 8)  # the target stays put
-    assert moved["monitoring_visit_2"].due == date(2018, 5, 6)
+    # Sunday 6 May 2018, then the early May bank holiday: Tuesday 8 May (issue 13).
+    assert moved["monitoring_visit_2"].due == date(2018, 5, 8)
     assert moved["monitoring_visit_2"].basis == (
         "3 calendar months after 2018-02-06 (first_monitoring_visit, actual)"
+        " = Sunday 6 May 2018, a non-working day, so Tuesday 8 May 2018 (rolled forward)"
     )
     assert moved["monitoring_audits_due_1"].due == date(2018, 2, 1)  # 3 working days before
 
@@ -56,8 +64,14 @@ def test_plan_submitted_moves_reinspection_but_not_first_visit():
     clock = compute_clock(submitted).by_id()
     # First visit: "within four weeks of the submission *deadline*" (handbook para 24).
     assert clock["first_monitoring_visit"].due == date(2018, 1, 8)
-    # Re-inspection: "within two years of it submitting its action plan" (paras 50-52).
-    assert clock["reinspection"].due == date(2019, 11, 30)
+    # Re-inspection: "within two years of it submitting its action plan" (paras 50-52). Two
+    # years is Saturday 30 November 2019; issue 13: no Ofsted forecast on a non-working day,
+    # and "within" rolls back to Friday 29 November (rule roll: backward).
+    assert clock["reinspection"].due == date(2019, 11, 29)
+    assert clock["reinspection"].basis.endswith(
+        "= Saturday 30 November 2019, a non-working day, so Friday 29 November 2019"
+        " (rolled backward)"
+    )
 
 
 def test_monitoring_visits_stop_at_the_reinspection():

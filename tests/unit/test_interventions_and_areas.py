@@ -38,13 +38,16 @@ LANCASHIRE = CaseFacts(
 def test_improvement_notice_gives_six_monthly_dfe_reviews_only():
     got = _intervention_milestones(LANCASHIRE)
     assert {k: v[0] for k, v in got.items()} == {
-        "dfe_review_1": date(2016, 11, 19),
+        "dfe_review_1": date(2016, 11, 21),  # Saturday 19th, rolled forward
         "dfe_review_2": date(2017, 5, 19),
-        "dfe_review_3": date(2017, 11, 19),
-        "dfe_review_4": date(2018, 5, 19),
+        "dfe_review_3": date(2017, 11, 20),  # Sunday 19th, rolled forward
+        "dfe_review_4": date(2018, 5, 21),  # Saturday 19th, rolled forward
     }
     assert got["dfe_review_1"][1] == "dfe_intervention.improvement_notice_review"
-    assert got["dfe_review_1"][2] == "6 calendar months after 2016-05-19 (DfE improvement notice)"
+    assert got["dfe_review_1"][2] == (
+        "6 calendar months after 2016-05-19 (DfE improvement notice) = Saturday 19 November "
+        "2016, a non-working day, so Monday 21 November 2016 (rolled forward)"
+    )
     review = compute_clock(LANCASHIRE).by_id()["dfe_review_1"]
     assert "at least every six months" in review.source and review.party == "dfe"
 
@@ -73,9 +76,10 @@ def test_direction_without_commissioner_or_chair():
     got = _intervention_milestones(facts)
     assert sorted(got) == ["dfe_review_1", "dfe_review_2", "dfe_review_3", "dfe_review_4"]
     assert got["dfe_review_1"] == (
-        date(2022, 10, 29),
+        date(2022, 10, 31),
         "dfe_intervention.dfe_review",
-        "6 calendar months after 2022-04-29 (DfE direction)",
+        "6 calendar months after 2022-04-29 (DfE direction) = Saturday 29 October 2022, "
+        "a non-working day, so Monday 31 October 2022 (rolled forward)",
     )
 
 
@@ -249,7 +253,7 @@ def test_cli_bad_area_or_intervention(args, names):
 def test_cli_improvement_notice_and_intervention_flags():
     base = ["--framework", "sif", "--published", "2015-11-27", "--judgement", "inadequate"]
     notice = _json(*base, "--improvement-notice", "2016-05-19")
-    assert notice["dfe_review_1"]["due"] == "2016-11-19"
+    assert notice["dfe_review_1"]["due"] == "2016-11-21"  # Saturday 19th, rolled forward
     assert notice["dfe_review_1"]["rule"] == "dfe_intervention.improvement_notice_review"
     assert not any(i.startswith(("commissioner", "board_chair")) for i in notice)
     chair = _json(*base, "--intervention", "improvement_notice=2016-05-19,chair")

@@ -105,6 +105,10 @@ class Milestone(_Strict):
     title: str
     due: str = Field(description="The forecast due date as the rules compute it, YYYY-MM-DD")
     effective_due: str = Field(description="The due date after any agreed extension")
+    act_by: str = Field(
+        description="The last working day on or before effective_due: the day to act by when "
+        "the due date is a weekend or a bank holiday"
+    )
     window_start: str | None
     actual: str | None = Field(description="When it happened, if recorded")
     extended_to: str | None

@@ -191,6 +191,7 @@ def build_snapshot(
             kind=e.kind,
             owner=e.owner,
             reason=e.adjustment_reason,
+            act_by=e.act_by,
         )
         for e in entries
     )

@@ -8,7 +8,8 @@ dates are :class:`datetime.date` and the instant a pack was made a :class:`datet
 ISO text exists only in the JSON.
 
 Schema 1. Reading is lenient only where archives written before a field existed lack it: a
-milestone's ``party`` (then None, shown as "Not stated"), the headline's ``not_recorded_count``
+milestone's ``party`` (then None, shown as "Not stated") and ``act_by`` (then None, not shown),
+the headline's ``not_recorded_count``
 (then counted from the milestones), the inspection's ``anchor`` (then its publication) and any
 RAG count (then 0). Everything else is required; a snapshot without it, or of another schema, is
 refused with ValueError.
@@ -110,6 +111,7 @@ class MilestoneDict(TypedDict):
     kind: str
     owner: str | None
     reason: str | None
+    act_by: NotRequired[str | None]
 
 
 class ProgressDict(TypedDict):
@@ -334,6 +336,9 @@ class MilestoneRow:
     kind: str
     owner: str | None
     reason: str | None  # why it was extended or waived
+    # The last working day on or before ``due`` (None only in an archive from before it was
+    # recorded): shown as "act by" when the due date is a weekend or a bank holiday.
+    act_by: date | None = None
 
     @classmethod
     def from_dict(cls, raw: MilestoneDict) -> MilestoneRow:
@@ -353,6 +358,7 @@ class MilestoneRow:
             kind=raw["kind"],
             owner=raw["owner"],
             reason=raw["reason"],
+            act_by=_maybe_day(raw.get("act_by")),
         )
 
     def to_dict(self) -> MilestoneDict:
@@ -371,6 +377,7 @@ class MilestoneRow:
             "kind": self.kind,
             "owner": self.owner,
             "reason": self.reason,
+            "act_by": _iso(self.act_by),
         }
 
 

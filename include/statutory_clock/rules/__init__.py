@@ -27,6 +27,15 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Unit = Literal["working_days", "calendar_days", "weeks", "months"]
 # Whose act a milestone is: the council's statutory duty, or Ofsted's or the DfE's doing.
 Party = Literal["council", "ofsted", "dfe"]
+# Which way a forecast that lands on a non-working day moves to a working day.
+Roll = Literal["forward", "backward"]
+# The roll when a rule names none, by party. Ofsted's visits and the DfE's reviews are forecasts
+# of when someone else acts, and neither books a visit or a review on a weekend or a bank holiday:
+# the nearest day it can happen at the earliest is the next working day, so they roll forward
+# (rolling back would forecast the act before the cadence brings it round). A council deadline is
+# never rolled: it keeps its legal due date, and the milestone's ``act_by`` gives the last
+# working day on or before it (docs/statutory-rules.md, "Non-working days").
+DEFAULT_ROLL: Mapping[str, Roll | None] = {"council": None, "ofsted": "forward", "dfe": "forward"}
 INTERVENTION = "dfe_intervention"
 # The kinds of DfE intervention a case can record (an improvement notice is non-statutory; a
 # direction is made under s497A Education Act 1996).
@@ -100,6 +109,9 @@ class Rule:
     overlay_sha256: str = ""
     match_all: bool = False  # applies_to.match "all": every graded area listed must qualify
     intervention: InterventionCondition | None = None  # applies_to.intervention
+    # How a forecast on a non-working day moves (None: never moved, a council deadline);
+    # the rule's own ``roll`` or DEFAULT_ROLL for its party.
+    roll: Roll | None = None
 
     def in_force(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
@@ -256,6 +268,7 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
         ref=f"{framework}.{r['id']}",
         match_all=applies.get("match", "any") == "all",
         intervention=_intervention_condition(applies.get("intervention")),
+        roll=r.get("roll", DEFAULT_ROLL[r["party"]]),
     )
 
 
@@ -292,6 +305,11 @@ def _check_references(path: str, rules: Iterable[Rule]) -> None:
             raise RulebookError(
                 f"{where}, field counting: {rule.counting!r} does not fit unit {rule.unit!r} "
                 f"(use {_COUNTING_FOR_UNIT[rule.unit]!r})"
+            )
+        if rule.party == "council" and rule.roll is not None:
+            raise RulebookError(
+                f"{where}, field roll: a council deadline keeps its legal due date and is never "
+                "rolled (its act_by gives the last working day on or before it)"
             )
         if rule.valid_to is not None and rule.valid_to <= rule.valid_from:
             raise RulebookError(f"{where}, field valid_to: {rule.valid_to} is not after valid_from")

@@ -177,6 +177,7 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 owner_email=email.get(m.owner or ""),
                 escalation_email=escalation.get(m.owner or ""),
                 done=statuses[m.milestone_id] in FINISHED | {"not_recorded"},
+                act_by=calendar.working_day_on_or_before(m.effective_due),
             )
         )
     for a in case.actions:
@@ -203,6 +204,7 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 owner_email=email.get(a.lead_officer or ""),
                 escalation_email=escalation.get(a.lead_officer or ""),
                 done=a.status == "complete" or not case.open,
+                act_by=calendar.working_day_on_or_before(a.target_date),
             )
         )
     return items

@@ -146,6 +146,9 @@ class TimelineEntry:
     confidence: str
     kind: str
     due_version: int
+    # The last working day on or before effective_due on the register's calendar: the day a
+    # council acts by when its due date is a weekend or a bank holiday (effective_due otherwise).
+    act_by: date
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,6 +243,7 @@ def _entry(
         confidence=m.confidence,
         kind=m.kind,
         due_version=m.due_version,
+        act_by=calendar.working_day_on_or_before(m.effective_due),
     )
 
 
@@ -578,6 +582,7 @@ def case_json(view: CaseView) -> dict[str, Any]:
                 "title": m.title,
                 "due": m.forecast_due.isoformat(),
                 "effective_due": m.effective_due.isoformat(),
+                "act_by": m.act_by.isoformat(),
                 "window_start": m.window_start.isoformat() if m.window_start else None,
                 "actual": m.actual.isoformat() if m.actual else None,
                 "extended_to": m.extended_to.isoformat() if m.extended_to else None,
