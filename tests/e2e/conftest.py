@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("STATCLOCK_CHROMIUM", "/usr/bin/chromium"))
 AXE_JS = HERE / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
-STARTUP_SECONDS = 180
+STARTUP_SECONDS = 300  # a first start migrates Airflow's database: about a minute, more when busy
 STOP_SECONDS = 30
 USERS = {"pm": "user", "viewer": "viewer"}
 PREFIX = "/statclock"
@@ -157,7 +157,15 @@ def _bin(name: str) -> str:
 
 
 def _environment(home: Path, port: int, mail_port: int) -> dict[str, str]:
-    env = os.environ.copy()
+    # Nothing of Airflow's from this process: in a whole-suite run, tests/ui/conftest.py has set
+    # AIRFLOW_HOME, a passwords file, secrets and users for its in-process app, and the product
+    # must be started as ./run.sh starts it, with its own.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "STATCLOCK_"))
+        and name != "AIRFLOW_HOME"
+    }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # This checkout's code first (a git worktree's include/ rather than the one .venv points at).
     env["PYTHONPATH"] = os.pathsep.join(
