@@ -147,7 +147,10 @@ def test_the_register_calendar_decides_status_in_the_cli_the_dag_and_the_pack(
     # The bundled calendar alone would call it upcoming (six working days): the register's
     # calendar, with the operator's holiday, says due. Everyone must say due.
     assert (persisted["publish_report"], bundled["publish_report"]) == ("due", "upcoming")
-    assert row.next_deadline == NextDeadline("publish_report", row.next_deadline.title, due, 5)
+    assert row.next_deadline == NextDeadline(
+        "publish_report", row.next_deadline.title, due, 5, row.next_deadline.act_by
+    )
+    assert row.next_deadline.act_by <= due
     assert {m.id: m.status for m in snapshot.milestones} == persisted
     assert snapshot.headline.next_deadline is not None
     assert snapshot.headline.next_deadline.working_days_left == 5

@@ -505,3 +505,19 @@ def test_each_page_gives_the_feed_address_that_works(client, pm_cookies, ui_regi
         assert events and all(str(e["UID"]).endswith("@statclock") for e in events)
         wrong = client.get(address[address.index("/statclock/") :].split("token=")[0] + "token=x")
         assert wrong.status_code == 404
+
+
+def test_a_deadline_on_a_non_working_day_says_when_to_act_by(client, pm_cookies, ui_register_url):
+    """Every council's page names the last working day before a due date that is not one."""
+    today = london_today()
+    seen = 0
+    for row in read(ui_register_url, lambda s: portfolio(s, today)):
+        view = read(ui_register_url, lambda s, key=row.key: case_view(s, key, today))
+        page = html.unescape(get(client, f"/councils/{row.key}", pm_cookies).text)
+        for entry in view.timeline:
+            if entry.act_by != entry.effective_due:
+                seen += 1
+                assert f"act by {long_date(entry.act_by)}" in page, entry.id
+        if row.next_deadline and row.next_deadline.act_by != row.next_deadline.due:
+            assert f"Act by {long_date(row.next_deadline.act_by)}" in page
+    assert seen, "the demo portfolio has council deadlines on weekends (e.g. month ends)"

@@ -32,6 +32,10 @@ class NextDeadline(_Strict):
     working_days_left: int = Field(
         description="Working days after the day asked up to and including the due date"
     )
+    act_by: str = Field(
+        description="The last working day on or before the due date (the due date itself "
+        "when that is a working day), YYYY-MM-DD"
+    )
 
 
 class StatusCounts(_Strict):

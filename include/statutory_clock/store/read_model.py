@@ -64,6 +64,7 @@ class NextDeadline:
     title: str
     due: date  # effective: after any agreed extension
     working_days_left: int  # working days in (as_of, due], on the register's calendar
+    act_by: date  # the last working day on or before ``due`` (``due`` itself on a working day)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -317,6 +318,7 @@ def next_deadline(
         nxt.title,
         nxt.effective_due,
         calendar.working_days_between(as_of, nxt.effective_due),
+        calendar.working_day_on_or_before(nxt.effective_due),
     )
 
 
