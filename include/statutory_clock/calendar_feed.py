@@ -35,6 +35,7 @@ from statutory_clock.ical import calendar, deadline_event
 from statutory_clock.store.models import AuditEvent, Inspection
 from statutory_clock.store.read_model import CaseState, CaseView, TimelineEntry, timeline
 from statutory_clock.store.reading import calendar_for
+from statutory_clock.vocabulary import STATUS_LABELS
 
 REFRESH = timedelta(hours=1)  # REFRESH-INTERVAL and X-PUBLISHED-TTL
 PORTFOLIO_NAME = "statclock – portfolio"
@@ -42,18 +43,6 @@ PORTFOLIO_NAME = "statclock – portfolio"
 _long = lru_cache(maxsize=4096)(long_date)
 
 _PARTY = {"council": "the council", "ofsted": "Ofsted", "dfe": "the DfE"}
-# The board packs' words for a status (board_pack/render.py), and "Closed" for a milestone of a
-# closed case that was never done.
-_STATUS = {
-    "upcoming": "Upcoming",
-    "due": "Due",
-    "overdue": "Overdue",
-    "met": "Met",
-    "missed": "Missed",
-    "waived": "Waived",
-    "not_recorded": "Not recorded",
-    "closed": "Closed",
-}
 
 
 @dataclass(frozen=True)
@@ -208,7 +197,7 @@ def description(case: FeedCase, entry: TimelineEntry, page: str | None) -> list[
     lines = [
         f"Case {case.key}: {case.authority}",
         f"Whose act: {_PARTY.get(entry.party, entry.party)}",
-        f"Status on {_long(case.as_of)}: {_STATUS.get(entry.status, entry.status)}"
+        f"Status on {_long(case.as_of)}: {STATUS_LABELS.get(entry.status, entry.status)}"
         + (f", done on {_long(entry.actual)}" if entry.actual else ""),
         f"Due: {_long(entry.effective_due)}",
     ]

@@ -17,6 +17,20 @@ from statutory_clock.engine import Status
 # case that was never done (the case closed first: history, never overdue, never chased).
 MilestoneState = Status | Literal["closed"]
 STATES: tuple[MilestoneState, ...] = (*get_args(Status), "closed")
+# How each status is written for people: the same words in packs, pages and calendar feeds.
+STATUS_LABELS: dict[str, str] = {  # keys: every MilestoneState
+    "upcoming": "Upcoming",
+    "due": "Due",
+    "overdue": "Overdue",
+    "met": "Met",
+    "missed": "Missed",
+    "waived": "Waived",
+    # A past Ofsted or DfE act (a visit, a review) with no date on file: a prompt to record it,
+    # never the council's overdue item (engine.milestone_status).
+    "not_recorded": "Not recorded",
+    # A milestone of a closed case that was never met, missed or waived.
+    "closed": "Closed",
+}
 
 # Why a case closed: a later inspection of the same authority was registered, the DfE lifted
 # its intervention, or a person closed it (saying why).

@@ -27,6 +27,7 @@ from statutory_clock.board_pack import charts
 from statutory_clock.board_pack.snapshot import ActionRow, MilestoneRow, MovedMilestone, Snapshot
 from statutory_clock.dates import long_date
 from statutory_clock.rules import framework_labels, judgement_labels
+from statutory_clock.vocabulary import STATUS_LABELS
 
 if TYPE_CHECKING:
     import jinja2
@@ -50,17 +51,7 @@ _JUDGEMENT_AREAS = {
     "care_leavers": "Experiences and progress of care leavers",
     "leadership_management_governance": "Leadership, management and governance",
 }
-_STATUSES = {
-    "upcoming": "Upcoming",
-    "due": "Due",
-    "overdue": "Overdue",
-    "met": "Met",
-    "missed": "Missed",
-    "waived": "Waived",
-    # A past Ofsted or DfE act (a visit, a review) with no date on file: a prompt to record it,
-    # never the council's overdue item (engine.milestone_status).
-    "not_recorded": "Not recorded",
-}
+_STATUSES = STATUS_LABELS
 _PARTIES = {"council": "Council", "ofsted": "Ofsted", "dfe": "DfE"}
 _KINDS = {"statutory": "Statutory", "regulatory": "Regulatory", "practice": "Practice"}
 _CONFIDENCE = {
