@@ -889,3 +889,23 @@ def test_a_due_date_on_a_non_working_day_shows_the_day_to_act_by() -> None:
         m.pop("act_by")
     assert "act by" not in text_of(render_html(typed(plain)))
     assert "act by" not in text_of(render_html(typed(sample_snapshot())))
+
+
+def test_a_report_with_key_judgements_only_shows_the_worst_in_the_history() -> None:
+    """ILACS reports from April 2026 have no overall grade: the history says so and gives the
+    worst key judgement, rather than "Not recorded"; the snapshot keeps it through its JSON."""
+    s = sample_snapshot()
+    s["judgement_history"].append(
+        {
+            "published": "2026-10-30",
+            "framework": "ilacs",
+            "overall": None,
+            "worst_area": "inadequate",
+        }
+    )
+    back = typed(s)
+    assert back.judgement_history[-1].worst_area == "inadequate"
+    assert back.to_dict()["judgement_history"][-1] == s["judgement_history"][-1]
+    text = text_of(render_html(back))
+    assert "Friday 30 October 2026" in text
+    assert "No overall grade (key judgements only); the worst: Inadequate" in text

@@ -47,7 +47,12 @@ from statutory_clock.mail_headers import header_text, safe_filename, sealed, sta
 from statutory_clock.rules import load_rulebooks
 from statutory_clock.store.audit import audit
 from statutory_clock.store.models import BoardPack, Inspection, LocalAuthority
-from statutory_clock.store.read_model import StatusCounts, next_deadline, timeline
+from statutory_clock.store.read_model import (
+    StatusCounts,
+    latest_judgement,
+    next_deadline,
+    timeline,
+)
 from statutory_clock.store.reading import calendar_for, get_case
 
 PACK_LEAD_WORKING_DAYS = 5  # a pack is ready this many working days before the meeting
@@ -295,7 +300,14 @@ def build_snapshot(
             lscb_review=case.lscb_review,
         ),
         judgement_history=tuple(
-            JudgementRecord(published, framework, (judgements or {}).get("overall"))
+            JudgementRecord(
+                published,
+                framework,
+                (judgements or {}).get("overall"),
+                None
+                if (judgements or {}).get("overall")
+                else latest_judgement(framework, judgements or {}),
+            )
             for published, framework, judgements in history
         ),
         headline=Headline(

@@ -78,6 +78,7 @@ class JudgementRecordDict(TypedDict):
     published: str
     framework: str
     overall: str | None
+    worst_area: NotRequired[str]  # only when there is no overall grade (ILACS from April 2026)
 
 
 class NextDeadlineDict(TypedDict):
@@ -299,6 +300,9 @@ class JudgementRecord:
     published: date
     framework: str
     overall: str | None
+    # Without an overall grade (ILACS reports from April 2026 grade key judgements only): the
+    # worst of the area grades, so the history still says how the council was judged.
+    worst_area: str | None = None
 
 
 @dataclass(frozen=True)
@@ -587,7 +591,9 @@ class Snapshot:
             version=int(raw["version"]),
             inspection=InspectionSummary.from_dict(raw["inspection"]),
             judgement_history=tuple(
-                JudgementRecord(_day(j["published"]), j["framework"], j["overall"])
+                JudgementRecord(
+                    _day(j["published"]), j["framework"], j["overall"], j.get("worst_area")
+                )
                 for j in raw["judgement_history"]
             ),
             headline=Headline(
@@ -659,14 +665,7 @@ class Snapshot:
             "generated_at": self.generated_at.isoformat(),
             "version": self.version,
             "inspection": self.inspection.to_dict(),
-            "judgement_history": [
-                {
-                    "published": j.published.isoformat(),
-                    "framework": j.framework,
-                    "overall": j.overall,
-                }
-                for j in self.judgement_history
-            ],
+            "judgement_history": [_judgement_dict(j) for j in self.judgement_history],
             "headline": {
                 "next_deadline": (
                     {
@@ -732,3 +731,14 @@ class Snapshot:
     def from_json(cls, text: str) -> Snapshot:
         loaded: SnapshotDict = json.loads(text)
         return cls.from_dict(loaded)
+
+
+def _judgement_dict(record: JudgementRecord) -> JudgementRecordDict:
+    out: JudgementRecordDict = {
+        "published": record.published.isoformat(),
+        "framework": record.framework,
+        "overall": record.overall,
+    }
+    if record.worst_area is not None:  # absent otherwise: archived snapshots keep their bytes
+        out["worst_area"] = record.worst_area
+    return out
