@@ -201,6 +201,8 @@ def description(case: FeedCase, entry: TimelineEntry, page: str | None) -> list[
         + (f", done on {_long(entry.actual)}" if entry.actual else ""),
         f"Due: {_long(entry.effective_due)}",
     ]
+    if entry.act_by != entry.effective_due:
+        lines.append(f"Act by: {_long(entry.act_by)} (the due date is not a working day)")
     if entry.window_start is not None:
         lines.append(f"Window: from {_long(entry.window_start)} to {_long(entry.effective_due)}")
     agreed = f" (agreed by {entry.agreed_by}: {entry.adjustment_reason})" if entry.agreed_by else ""

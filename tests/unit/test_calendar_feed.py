@@ -262,3 +262,15 @@ def test_a_page_address_cannot_break_out_of_its_line():
     ).values()
     assert str(event["url"]) == "http://x/UID:forgedy/councils/croydon-2017"
     assert str(event["uid"]) == deadline_uid(CASE.key, "milestone:written_statement_of_action")
+
+
+def test_a_due_date_that_is_not_a_working_day_says_when_to_act_by():
+    # Sunday 31 December 2017: the council acts by Friday 29 December (1 January is a holiday).
+    sunday = entry("recommendation_2", date(2017, 12, 31), act_by=date(2017, 12, 29))
+    case = replace(CASE, timeline=(sunday,))
+    (event,) = events(council_feed(case)).values()
+    lines = str(event["description"]).split("\n")
+    assert "Due: Sunday 31 December 2017" in lines
+    assert "Act by: Friday 29 December 2017 (the due date is not a working day)" in lines
+    weekday = events(council_feed(CASE))[deadline_uid(CASE.key, "milestone:action_planning_visit")]
+    assert "Act by" not in str(weekday["description"])
