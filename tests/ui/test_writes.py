@@ -4,6 +4,7 @@ directly. Refusals leave the register exactly as it was (every table compared)."
 
 from __future__ import annotations
 
+import html
 from datetime import date, timedelta
 from typing import Any
 
@@ -467,3 +468,28 @@ def test_fact_kept_when_airflow_does_not_know_the_asset(
     assert "recompute=later" in response.headers["location"]
     recorded = [r for r in audit_rows(ui_register_url, TOWER) if r.action == "event recorded"]
     assert [r.actor for r in recorded] == ["pm"]
+
+
+def test_a_broken_rules_overlay_records_nothing_and_says_why(
+    client, pm_cookies, ui_register_url, tmp_path, monkeypatch
+):
+    """The operator's overlay (STATCLOCK_RULES_OVERLAY) cannot be read: a fact cannot be
+    recomputed, so nothing is recorded, and the page says so in one line (503, not a crash);
+    what-if says the same."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("overrides:\n  sif.publish_report: {source: mine}\n", encoding="utf-8")
+    monkeypatch.setenv("STATCLOCK_RULES_OVERLAY", str(overlay))
+    before = snapshot(ui_register_url)
+    response = post(client, TOWER, "event", EVENT, pm_cookies, ui_register_url)
+    assert response.status_code == 503, response.text
+    assert "Nothing was recorded: the rules cannot be read" in html.unescape(response.text)
+    assert str(overlay) in html.unescape(response.text)
+    assert snapshot(ui_register_url) == before
+    client.cookies.update(pm_cookies)
+    what_if = client.get(
+        f"{ROOT}/councils/{TOWER}/what-if",
+        params={"published-day": "10", "published-month": "4", "published-year": "2017"},
+    )
+    assert what_if.status_code == 503, what_if.text
+    assert "The rules cannot be read" in html.unescape(what_if.text)
+    assert snapshot(ui_register_url) == before

@@ -49,6 +49,7 @@ from statutory_clock.engine import DUE_SOON_WORKING_DAYS
 from statutory_clock.inputs import InputError, parse_day
 from statutory_clock.rules import (
     FRAMEWORKS,
+    RulebookError,
     judgement_labels,
     judgements_worst_first,
     load_rulebooks,
@@ -720,7 +721,7 @@ def what_if_page(request: Request, key: str, user: ReaderDep, session: SessionDe
         view = case_view(session, key, as_of)
     except RegisterError:
         return not_found(request, key)
-    problem = ""
+    problem, unavailable = "", False
     result: WhatIf | None = None
     values: Mapping[str, str] = dict(request.query_params)
     try:
@@ -731,10 +732,15 @@ def what_if_page(request: Request, key: str, user: ReaderDep, session: SessionDe
             )
     except (InputError, RegisterError) as exc:
         problem = str(exc)
+    except RulebookError as exc:  # the operator's rules overlay: not the reader's input
+        problem, unavailable = (
+            f"The rules cannot be read, so nothing can be worked out: {exc}",
+            True,
+        )
     return render(
         request,
         "what_if.html",
-        status_code=400 if problem else 200,
+        status_code=503 if unavailable else 400 if problem else 200,
         today=as_of,
         user=user_name(user),
         view=view,

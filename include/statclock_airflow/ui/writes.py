@@ -49,6 +49,7 @@ from statclock_airflow.ui.security import (
     user_name,
 )
 from statutory_clock.inputs import InputError, case_key, printable
+from statutory_clock.rules import RulebookError
 from statutory_clock.store import register
 from statutory_clock.store.register import Actor, ConflictError, RegisterError
 
@@ -251,6 +252,12 @@ def _write(
         return refused(request, session, key, user, error, status.HTTP_400_BAD_REQUEST)
     except FormInvalid as invalid:
         return refused(request, session, key, user, invalid.error, status.HTTP_400_BAD_REQUEST)
+    except RulebookError as exc:
+        # The operator's rules overlay (STATCLOCK_RULES_OVERLAY) is missing or invalid: the
+        # clock cannot be computed, so nothing is recorded; the page says why, in one line.
+        log.error("Could not record a %s for %s: %s", form, key, exc)
+        error = FormError(form, "form", f"Nothing was recorded: the rules cannot be read ({exc})")
+        return refused(request, session, key, user, error, status.HTTP_503_SERVICE_UNAVAILABLE)
     except (DataError, IntegrityError) as exc:
         # The input rules should refuse it first; if the database still does, it rolled back.
         log.warning("The register refused a %s for %s: %s", form, key, exc.__class__.__name__)
