@@ -169,3 +169,19 @@ def test_the_registration_form_takes_areas_and_interventions():
     with pytest.raises(CaseFileError, match="overall"):
         parse_case_data(case_document({**FORM, "overall_judgement": "good"}), "form")
     assert dump_case_file(plain).count("interventions") == 0
+
+
+def test_the_board_pack_names_the_intervention_and_what_it_appoints(register_engine):
+    from datetime import UTC, datetime
+
+    from statutory_clock.board_pack.assemble import PackJob, build_snapshot
+
+    _import(register_engine)
+    job = PackJob("testshire-2026", date(2026, 11, 1), date(2026, 11, 30), "November 2026", None)
+    with db.transaction(register_engine) as session:
+        snapshot = build_snapshot(session, job, AS_OF, 1, datetime.now(UTC))
+    assert snapshot.intervention is not None
+    assert "DfE improvement notice of 10 June 2026 (names an independent chair)" in (
+        snapshot.intervention.status_text
+    )
+    assert "Statutory direction" not in snapshot.intervention.status_text

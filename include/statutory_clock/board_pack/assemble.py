@@ -254,8 +254,13 @@ def build_snapshot(
     if case.intervention is not None:
         iv = case.intervention
         parts = []
-        if iv.direction:
+        typed = [e for e in iv.interventions or () if isinstance(e, dict)]
+        if iv.direction and not any(
+            e.get("kind") == "direction" and e.get("date") == iv.direction.isoformat()
+            for e in typed
+        ):
             parts.append(f"Statutory direction of {iv.direction:%-d %B %Y}")
+        parts += [_intervention_text(e) for e in typed]
         if iv.commissioner:
             parts.append(f"DfE commissioner {iv.commissioner}")
         if iv.reviews:
@@ -574,3 +579,20 @@ def ad_hoc_job(session: Session, params: Mapping[str, Any], as_of: date) -> Pack
     meeting = day("meeting_date", None)
     label = f"ad hoc {start.isoformat()} to {end.isoformat()}"
     return PackJob(key, start, end, label, meeting)
+
+
+def _intervention_text(entry: Mapping[str, Any]) -> str:
+    """One typed intervention as the pack says it: "DfE improvement notice of 19 May 2016" or
+    "Statutory direction of 30 November 2023 (appoints a commissioner; names an independent
+    chair)"."""
+    kind = "Statutory direction" if entry.get("kind") == "direction" else "DfE improvement notice"
+    when = date.fromisoformat(str(entry.get("date")))
+    roles = [
+        words
+        for key, words in (
+            ("commissioner", "appoints a commissioner"),
+            ("independent_chair", "names an independent chair"),
+        )
+        if entry.get(key)
+    ]
+    return f"{kind} of {when:%-d %B %Y}" + (f" ({'; '.join(roles)})" if roles else "")
