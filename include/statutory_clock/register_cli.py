@@ -612,12 +612,10 @@ def _case_table(view: CaseView) -> str:
 
 def _case_warnings(session: Any, case: Any) -> tuple[str, ...]:
     """The stored case's unusual facts (statutory_clock.plausibility), each naming the case."""
-    from statutory_clock.plausibility import warnings
-    from statutory_clock.store.reading import calendar_for, case_facts
+    from statutory_clock.store.read_model import case_warnings
+    from statutory_clock.store.reading import calendar_for
 
-    month_only = {"published"} if case.published_precision == "month" else set()
-    found = warnings(case_facts(case), calendar_for(session), month_only=month_only)
-    return tuple(f"{case.key}: {w}" for w in found)
+    return tuple(f"{case.key}: {w}" for w in case_warnings(case, calendar_for(session)))
 
 
 def _warn(args: argparse.Namespace, lines: Iterable[str]) -> None:

@@ -521,3 +521,30 @@ def test_a_deadline_on_a_non_working_day_says_when_to_act_by(client, pm_cookies,
         if row.next_deadline and row.next_deadline.act_by != row.next_deadline.due:
             assert f"Act by {long_date(row.next_deadline.act_by)}" in page
     assert seen, "the demo portfolio has council deadlines on weekends (e.g. month ends)"
+
+
+def test_unusual_facts_are_shown_for_checking_and_in_the_json(client, pm_cookies, ui_register_url):
+    """A report published on a bank holiday (Monday 31 August 2026) is possible but unusual:
+    the council page asks for a check, and the case's JSON lists the same warning."""
+    case = """schema_version: 1
+key: holidayshire-2026
+local_authority: {name: "Holidayshire Council", dfe_code: "906"}
+inspection:
+  framework: ilacs
+  published: 2026-08-31
+  judgements: {help_and_protection: inadequate}
+"""
+    read(
+        ui_register_url,
+        lambda s: register.import_case(
+            s, parse_case_text(case, "holidayshire.yaml"), "tests", london_today()
+        ),
+    )
+    page = html.unescape(get(client, "/councils/holidayshire-2026", pm_cookies).text)
+    assert "Check these facts against the report" in page
+    assert "Monday 31 August 2026 is" in page and "bank holiday" in page
+    api = get(client, "/api/councils/holidayshire-2026", pm_cookies).json()
+    (warning,) = api["warnings"]
+    assert warning.startswith("published: 2026-08-31 is") and "bank holiday" in warning
+    quiet = read(ui_register_url, lambda s: portfolio(s, london_today())[0].key)
+    assert get(client, f"/api/councils/{quiet}", pm_cookies).json()["warnings"] == []

@@ -142,6 +142,10 @@ class Case(_Strict):
     next_deadline: NextDeadline | None
     counts: StatusCounts
     milestones: list[Milestone]
+    warnings: list[str] = Field(
+        description="Unusual but possible facts of the case, one line each (e.g. a publication "
+        "on a bank holiday): check them against the report"
+    )
 
 
 class Health(_Strict):

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from statutory_clock import plausibility
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.engine import Party
 from statutory_clock.rules import load_rulebooks
@@ -42,6 +43,7 @@ from statutory_clock.store.models import (
 )
 from statutory_clock.store.reading import (
     calendar_for,
+    case_facts,
     get_case,
     lifecycle_of,
     party_of,
@@ -209,6 +211,9 @@ class CaseView:
     reminders: tuple[ReminderSent, ...]
     packs: tuple[PackSummary, ...]
     audit: tuple[AuditEntry, ...]
+    # Unusual but possible facts (statutory_clock.plausibility), one line each: a person should
+    # check them against the report.
+    warnings: tuple[str, ...] = ()
 
 
 # -- building blocks -----------------------------------------------------------------------------
@@ -538,7 +543,15 @@ def case_view(
             )
             for r in trail
         ),
+        warnings=case_warnings(case, calendar),
     )
+
+
+def case_warnings(case: Inspection, calendar: WorkingDayCalendar) -> tuple[str, ...]:
+    """The stored case's unusual facts (statutory_clock.plausibility): a publication known only
+    to its month is not warned about for its day of the week."""
+    month_only = {"published"} if case.published_precision == "month" else set()
+    return plausibility.warnings(case_facts(case), calendar, month_only=month_only)
 
 
 # -- the JSON boundary ---------------------------------------------------------------------------
@@ -600,4 +613,5 @@ def case_json(view: CaseView) -> dict[str, Any]:
             }
             for m in view.timeline
         ],
+        "warnings": list(view.warnings),
     }
