@@ -11,20 +11,22 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 import gc
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
 from statutory_clock import plausibility
 from statutory_clock.calendar import WorkingDayCalendar, default_calendar
+from statutory_clock.case_facts import CaseFacts as CaseFacts  # re-exported: the engine's input
+from statutory_clock.case_facts import FactsError as FactsError
+from statutory_clock.case_facts import InterventionFact as InterventionFact
+from statutory_clock.case_facts import Recommendation as Recommendation
 from statutory_clock.dates import long_date
 from statutory_clock.rules import (
     FRAMEWORKS,
     INTERVENTION,
-    INTERVENTION_KINDS,
-    InterventionKind,
     RecommendationPolicy,
     Roll,
     Rule,
@@ -46,74 +48,6 @@ _IMPLEMENTED_ROUNDING = frozenset({"end_of_month", "exact"})
 DUE_SOON_WORKING_DAYS = 5
 # A recurring series never runs away, even if a rulebook's stop condition is mistyped.
 MAX_OCCURRENCES = 40
-
-
-class FactsError(ValueError):
-    """Case facts the engine cannot use. ``field`` and ``value`` name what is wrong."""
-
-    def __init__(self, field: str, value: object, problem: str) -> None:
-        self.field, self.value, self.problem = field, value, problem
-        super().__init__(f"{field}: {value!r} {problem}")
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    number: int
-    timescale: str | None = None  # a key ("within_three_months") or the report's phrase
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class InterventionFact:
-    """A DfE intervention: its kind, its date, and whether it appoints a commissioner and/or
-    names an independent chair of the improvement board (the facts the rules follow)."""
-
-    kind: InterventionKind
-    on: date
-    commissioner: bool = False
-    independent_chair: bool = False
-
-    @property
-    def label(self) -> str:
-        """How a basis line names the anchor."""
-        return "DfE direction" if self.kind == "direction" else "DfE improvement notice"
-
-
-@dataclass(frozen=True)
-class CaseFacts:
-    """What is known about one inspection and what has happened since.
-
-    ``judgements`` maps a judgement area ("overall", "help_and_protection", ...) to a grade on
-    the framework's scale. ``events`` maps a milestone id to the date it actually happened.
-    ``direction`` is a bare direction date: a direction appointing a commissioner and naming an
-    independent chair (its meaning before interventions were typed); ``interventions`` are the
-    typed ones. See :meth:`intervention_in_force`.
-    """
-
-    framework: str
-    published: date
-    received: date | None = None
-    judgements: Mapping[str, str] = field(default_factory=dict)
-    direction: date | None = None
-    events: Mapping[str, date] = field(default_factory=dict)
-    recommendations: Sequence[Recommendation] = ()
-    interventions: Sequence[InterventionFact] = ()
-
-    def all_interventions(self) -> tuple[InterventionFact, ...]:
-        """The typed interventions, plus ``direction`` as a direction with a commissioner and an
-        independent chair unless a typed direction of the same date says otherwise; by date."""
-        found = list(self.interventions)
-        if self.direction is not None and not any(
-            i.kind == "direction" and i.on == self.direction for i in found
-        ):
-            found.append(InterventionFact("direction", self.direction, True, True))
-        return tuple(sorted(found, key=lambda i: (i.on, INTERVENTION_KINDS.index(i.kind))))
-
-    def intervention_in_force(self) -> InterventionFact | None:
-        """The latest intervention: a later one replaces an earlier (a direction issued after an
-        improvement notice closes it); on the same day a direction outranks a notice."""
-        found = self.all_interventions()
-        return found[-1] if found else None
 
 
 class Milestone(NamedTuple):

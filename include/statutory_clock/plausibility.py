@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from statutory_clock.calendar import WorkingDayCalendar
 
 if TYPE_CHECKING:  # the engine imports this module; at run time only its values are needed
-    from statutory_clock.engine import CaseFacts
+    from statutory_clock.case_facts import CaseFacts
     from statutory_clock.rules import Rulebook
 
 # A report is sent to the council a few working days before Ofsted publishes it.
