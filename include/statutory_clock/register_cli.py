@@ -794,38 +794,21 @@ def _milestone_adjust(args: argparse.Namespace) -> str:
     return f"{args.milestone} of {args.key} {what} (agreed by {args.agreed_by})."
 
 
-BASE_URL_SETTING = "STATCLOCK_BASE_URL"
-DEFAULT_BASE_URL = "http://localhost:8080"  # where ./run.sh serves Airflow and the page
-
-
 def base_url() -> str:
     """The address people reach Airflow at (``$STATCLOCK_BASE_URL``), without a final /."""
-    from urllib.parse import urlsplit
+    from statutory_clock.addresses import BaseUrlError
+    from statutory_clock.addresses import base_url as configured
 
-    text = os.environ.get(BASE_URL_SETTING) or DEFAULT_BASE_URL
     try:
-        parts = urlsplit(text)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        parts, port_ok = None, False
-    if (
-        parts is None
-        or not port_ok
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or any(c.isspace() or not c.isprintable() for c in text)
-    ):
-        raise RegisterCommandError(
-            f"{BASE_URL_SETTING}: {printable(text, 200)!r} is not an http or https address "
-            "such as https://airflow.council.example"
-        )
-    return text.rstrip("/")
+        found = configured()
+    except BaseUrlError as exc:
+        raise RegisterCommandError(str(exc)) from None
+    assert found is not None  # the default stands in when nothing is set
+    return found
 
 
 def _feed_url(args: argparse.Namespace) -> str:
+    from statutory_clock.addresses import PAGES_PREFIX, feed_path
     from statutory_clock.store import register
     from statutory_clock.store.feed_tokens import PORTFOLIO, case_scope
 
@@ -853,7 +836,7 @@ def _feed_url(args: argparse.Namespace) -> str:
         ),
         file=sys.stderr,
     )
-    return f"{base}/statclock/feeds/{name}.ics?token={token}"
+    return f"{base}{PAGES_PREFIX}{feed_path(name, token)}"
 
 
 def _audit_verify(args: argparse.Namespace) -> str:

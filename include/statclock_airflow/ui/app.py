@@ -8,8 +8,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from statclock_airflow.ui import api, feeds, pages, writes
+from statutory_clock.addresses import PAGES_PREFIX
 
-URL_PREFIX = "/statclock"
+URL_PREFIX = PAGES_PREFIX
 STATIC = Path(__file__).parent / "static"
 
 

@@ -9,7 +9,7 @@ wrong or whether a case is in the register.
 
 from __future__ import annotations
 
-import os
+import logging
 from datetime import date
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
 from statclock_airflow.ui.context import register_session, today
+from statutory_clock.addresses import PAGES_PREFIX, BaseUrlError, base_url, feed_path
 from statutory_clock.inputs import InputError, case_key
 
 router = APIRouter(prefix="/feeds", tags=["calendar feeds"])
@@ -30,6 +31,8 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+log = logging.getLogger(__name__)
+
 SessionDep = Annotated[Session, Depends(register_session)]
 TodayDep = Annotated[date, Depends(today)]
 
@@ -42,9 +45,13 @@ def _pages(request: Request) -> str:
     """The app's own root, for each event's link to its council page: under
     ``$STATCLOCK_BASE_URL`` when set (the address people use, behind a proxy), else the one
     this request came in on (it includes the ``/statclock`` prefix Airflow mounts us at)."""
-    base = os.environ.get("STATCLOCK_BASE_URL")
-    if base and base.startswith(("http://", "https://")):
-        return base.rstrip("/") + "/statclock"
+    try:
+        configured = base_url(default=None)
+    except BaseUrlError as exc:  # a misconfiguration must not cost the feed: say it, go on
+        log.warning("%s; using the address of the request instead", exc)
+        configured = None
+    if configured is not None:
+        return configured + PAGES_PREFIX
     # Starlette's base_url leaves out the mount's root_path; the pages are under it.
     root = request.scope.get("root_path", "").rstrip("/")
     base = str(request.base_url).rstrip("/")
@@ -55,13 +62,10 @@ def feed_address(request: Request, session: Session, key: str | None) -> str:
     """The address to subscribe to: a council's feed, or the portfolio's when ``key`` is None,
     with its token (what ``statclock feed url`` prints). Shown to signed-in readers only, who
     can read everything the feed holds anyway."""
-    from urllib.parse import quote
-
     from statutory_clock.store.feed_tokens import PORTFOLIO, case_scope, feed_token
 
     scope = PORTFOLIO if key is None else case_scope(key)
-    name = PORTFOLIO if key is None else quote(key, safe="")
-    return f"{_pages(request)}/feeds/{name}.ics?token={feed_token(session, scope)}"
+    return _pages(request) + feed_path(key or PORTFOLIO, feed_token(session, scope))
 
 
 def _calendar(text: str, filename: str) -> Response:

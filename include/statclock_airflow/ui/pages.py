@@ -37,6 +37,7 @@ from statclock_airflow.ui.context import register_session, today
 from statclock_airflow.ui.feeds import feed_address
 from statclock_airflow.ui.forms import FormError
 from statclock_airflow.ui.security import CSRF_FIELD, ReaderDep, csrf_token, may_edit, user_name
+from statutory_clock.addresses import PAGES_PREFIX
 from statutory_clock.board_pack.render import (
     framework_label,
     judgement_label,
@@ -62,7 +63,7 @@ from statutory_clock.store.what_if import WhatIf, what_if
 router = APIRouter()
 SessionDep = Annotated[Session, Depends(register_session)]
 TEMPLATES = Path(__file__).parent / "templates"
-URL_PREFIX = "/statclock"  # app.URL_PREFIX (not imported: app imports this module)
+URL_PREFIX = PAGES_PREFIX
 LONDON = ZoneInfo("Europe/London")
 AUDIT_SHOWN = 50
 WHAT_IF_ROWS = 3
