@@ -15,6 +15,10 @@ A message that cannot be built from the register's data, or that the mail server
 marked failed on its own ledger row and every other reminder still goes out; the programme
 manager is emailed once about each such failure, the task then fails (red) naming them, and
 the next run tries them again (see `docs/mail-delivery.md`).
+
+The run leaves marks for the `reminders_watchdog` DAG (started, completed, failed for good); if
+the watchdog raised the alarm for the day, `all_clear` emails the programme manager once when
+the reminders have gone out.
 """
 
 from __future__ import annotations
@@ -27,13 +31,24 @@ from airflow.sdk import dag, task
 from statclock_airflow import DEFAULT_ARGS, SMTP_CONN_ID, TAGS, register_engine, run_as_of
 from statclock_airflow.timetables import WorkingDayTimetable
 
+ACTOR = "reminders DAG"
+
+
+def record_final_failure(context: dict[str, object]) -> None:
+    """A task failed with no retries left: tell the watchdog not to wait for this run."""
+    from statutory_clock.store.watchdog import record_failure
+
+    record_failure(
+        register_engine(), run_as_of(context), ACTOR, f"{context['ti'].task_id}: {context.get('exception')}"  # type: ignore[attr-defined]
+    )
+
 
 @dag(
     schedule=WorkingDayTimetable(at="07:30"),
     start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args={**DEFAULT_ARGS, "on_failure_callback": record_final_failure},
     tags=[*TAGS, "reminders"],
     doc_md=__doc__,
 )
@@ -44,10 +59,13 @@ def reminders() -> None:
         from statutory_clock.reminders import load_policy
         from statutory_clock.store.db import transaction
         from statutory_clock.store.outbox import plan_reminders
+        from statutory_clock.store.watchdog import record_started
 
         as_of = run_as_of(context)
+        engine = register_engine()
+        record_started(engine, as_of, ACTOR)
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
-        with transaction(register_engine()) as session:
+        with transaction(engine) as session:
             created = plan_reminders(session, as_of, load_policy(), manager)
         print(f"{len(created)} reminder(s) decided for {as_of:%A %-d %B %Y}")
         return len(created)
@@ -58,19 +76,27 @@ def reminders() -> None:
         from statclock_airflow.mail import smtp_sender
         from statutory_clock.board_pack.assemble import compose_pack_email
         from statutory_clock.store.delivery import run_sends
+        from statutory_clock.store.watchdog import send_all_clear_if_due
 
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        as_of, engine = run_as_of(context), register_engine()
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
-            report = run_sends(
-                register_engine(),
-                send,
-                sender,
-                manager,
-                "reminders DAG",
-                heartbeat_for=run_as_of(context),  # the watchdog looks for this heartbeat
-                # A pack email left pending by the board_pack run goes out with the reminders.
-                compose_pack=compose_pack_email,
-            )
+            try:
+                report = run_sends(
+                    engine,
+                    send,
+                    sender,
+                    manager,
+                    ACTOR,
+                    heartbeat_for=as_of,  # the watchdog looks for this heartbeat
+                    # A pack email left pending by the board_pack run goes out with the reminders.
+                    compose_pack=compose_pack_email,
+                )
+            finally:
+                # After a watchdog alert, one all-clear once the heartbeat is recorded (even
+                # when some rows failed: they have their own notice).
+                if send_all_clear_if_due(engine, as_of, send, sender, manager, ACTOR):
+                    print(f"All-clear sent to {manager} for {as_of:%A %-d %B %Y}")
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent
 

@@ -1,11 +1,21 @@
 """### Reminders watchdog (backstop)
 
-At 09:00 on every working day, check that today's reminders went out (the `reminders` DAG
-records a heartbeat in the register's audit trail when it has sent everything). The
-`wait_for_reminders` sensor looks every minute for ten minutes without holding a worker slot;
-if the heartbeat is still missing, `alert_programme_manager` emails the programme manager, so
-that a stuck scheduler, a full disk or a mail outage never lets a statutory deadline pass
-silently. The run then shows as failed in the UI, which is the truth: reminders did not go out.
+At 09:00 on every working day, check that today's reminders went out: the `reminders` DAG
+leaves marks in the register's audit trail (run started, run completed, run failed for good).
+The `wait_for_reminders` sensor looks every minute without holding a worker slot and decides:
+
+- **went out**: the run completed: nothing to say;
+- **failed**: the run failed after all its retries: alert at once;
+- **still running or retrying**: wait, up to the watchdog's limit (default 90 minutes, beyond
+  the reminders' whole retry window), then alert that it did not finish;
+- **no run started** within the patience (default 10 minutes): alert: the scheduler may be
+  stopped or stuck;
+- **not watched**: reminders have never run before that day in this register (a new
+  installation whose first start falls after the slot): nothing was due to go out.
+
+`alert_programme_manager` emails the programme manager once per day (a re-run does not repeat
+it) and the run shows as failed, which is the truth. When reminders do go out after an alert,
+the `reminders` DAG sends one all-clear email.
 
 This plays the part of an Airflow Deadline Alert on the `reminders` DAG, but checks the outcome
 (reminders recorded as sent) rather than a run's state, and works in `dag.test()`.
@@ -21,8 +31,12 @@ from airflow.sdk import PokeReturnValue, TriggerRule, dag, task
 from statclock_airflow import DEFAULT_ARGS, SMTP_CONN_ID, TAGS, register_engine, run_as_of
 from statclock_airflow.timetables import WorkingDayTimetable
 
-# How long after 09:00 the reminders may still finish before the alarm (seconds).
+# How long a run may take to *start* before the alarm (seconds).
 PATIENCE = float(os.environ.get("STATCLOCK_WATCHDOG_PATIENCE_SECONDS", "600"))
+# How long a run that started may take to finish, retries included: the reminders' three
+# retries wait 5, 10 and 20 minutes (exponential back-off), so 90 minutes is past the last.
+LIMIT = float(os.environ.get("STATCLOCK_WATCHDOG_LIMIT_SECONDS", "5400"))
+POKE = float(os.environ.get("STATCLOCK_WATCHDOG_POKE_SECONDS", "60"))
 
 
 @dag(
@@ -35,27 +49,52 @@ PATIENCE = float(os.environ.get("STATCLOCK_WATCHDOG_PATIENCE_SECONDS", "600"))
     doc_md=__doc__,
 )
 def reminders_watchdog() -> None:
-    @task.sensor(poke_interval=60, timeout=PATIENCE, mode="reschedule", retries=0)
+    @task.sensor(poke_interval=POKE, timeout=max(LIMIT, PATIENCE), mode="reschedule", retries=0)
     def wait_for_reminders(**context: object) -> PokeReturnValue:
-        """Done as soon as today's reminders heartbeat is in the register."""
-        from statutory_clock.store.watchdog import reminders_completed
+        """Done as soon as the day's reminders run has an outcome worth a verdict."""
+        from datetime import UTC, datetime
+
+        from statutory_clock.store.watchdog import reminders_state, verdict
 
         as_of = run_as_of(context)
-        return PokeReturnValue(
-            is_done=reminders_completed(register_engine(), as_of), xcom_value=as_of.isoformat()
+        ti = context["ti"]
+        started = ti.get_first_reschedule_date(context) or datetime.now(UTC)  # type: ignore[attr-defined]
+        waited = (datetime.now(UTC) - started).total_seconds()
+        state = reminders_state(register_engine(), as_of)
+        found = verdict(state, waited, PATIENCE)
+        print(
+            f"Reminders for {as_of:%A %-d %B %Y}: {state.value}"
+            + (f"; verdict: {found.value}" if found else f"; waiting ({waited:.0f} s so far)")
+        )
+        return PokeReturnValue(is_done=found is not None, xcom_value=found.name if found else None)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def alert_programme_manager(**context: object) -> str:
+        """Tell the programme manager, once a day, if the reminders truly did not go out."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from statclock_airflow.mail import smtp_sender
+        from statutory_clock.store.watchdog import (
+            Verdict,
+            alert_already_sent,
+            alert_message,
+            record_alert,
         )
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED)
-    def alert_programme_manager(**context: object) -> str:
-        """Runs only if the sensor gave up: tell the programme manager at once."""
-        from statclock_airflow.mail import smtp_sender
-        from statutory_clock.store.watchdog import alert_message
-
+        # No verdict: the sensor reached its limit with the run still unfinished.
+        verdict_name = context["ti"].xcom_pull(task_ids="wait_for_reminders")  # type: ignore[attr-defined]
+        found = Verdict[verdict_name] if verdict_name else Verdict.UNFINISHED
         as_of = run_as_of(context)
+        if not found.alarming:
+            raise AirflowSkipException(f"No alert: {found.value}.")
+        engine = register_engine()
+        if alert_already_sent(engine, as_of):
+            raise AirflowSkipException(f"No alert: one was sent for {as_of:%A %-d %B %Y} already.")
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
-            send(alert_message(as_of, manager, sender))
-        return f"ALERT sent to {manager}: reminders for {as_of.isoformat()} have not gone out."
+            send(alert_message(as_of, manager, sender, found))
+        record_alert(engine, as_of, "reminders_watchdog DAG", manager)
+        return f"ALERT sent to {manager}: reminders for {as_of.isoformat()}: {found.value}."
 
     wait_for_reminders() >> alert_programme_manager()
 

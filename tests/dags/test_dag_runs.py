@@ -6,11 +6,8 @@ Each run uses a real case register (SQLite file or PostgreSQL server), a real SM
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import date
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from icalendar import Calendar
@@ -21,56 +18,9 @@ from statutory_clock.store import db, register
 from statutory_clock.store.casefile import parse_case_text
 from statutory_clock.store.models import AuditEvent, Inspection, ReminderLedger
 from tests.dags.airflow_runner import run_dag_test
-from tests.seeds import seed_as_it_stood
+from tests.dags.conftest import PM, env_for, load_demo, smtp_env
 
-DEMO = sorted((Path(__file__).resolve().parents[2] / "include" / "demo").glob("*.yaml"))
 MONDAY_4_DEC_2017 = "2017-12-04T07:30:00+00:00"  # the reminders slot on that working day
-PM = "programme.manager@council.example"
-
-
-@pytest.fixture
-def mail(tmp_path: Path) -> Iterator[MailCatcher]:
-    with MailCatcher(tmp_path / "mail") as catcher:
-        yield catcher
-
-
-def smtp_env(port: int) -> str:
-    return json.dumps(
-        {
-            "conn_type": "smtp",
-            "host": "127.0.0.1",
-            "port": port,
-            "extra": {
-                "disable_tls": True,
-                "disable_ssl": True,
-                "from_email": "statclock@council.example",
-            },
-        }
-    )
-
-
-def load_demo(url: str) -> str:
-    engine = db.make_engine(url)
-    with db.transaction(engine) as session:
-        for path in DEMO:
-            register.import_case(session, seed_as_it_stood(path), "tester", date(2017, 11, 1))
-    engine.dispose()
-    return url
-
-
-@pytest.fixture
-def demo_register(sqlite_register_url: str) -> str:
-    """The demo councils on SQLite (the exactly-once test below also runs on PostgreSQL)."""
-    return load_demo(sqlite_register_url)
-
-
-def env_for(url: str, mail: MailCatcher, **extra: str) -> dict[str, str]:
-    return {
-        "STATCLOCK_DATABASE_URL": url,
-        "AIRFLOW_CONN_STATCLOCK_SMTP": smtp_env(mail.port),
-        "STATCLOCK_PROGRAMME_MANAGER": PM,
-        **extra,
-    }
 
 
 def ledger_rows(url: str) -> list[tuple[str, str, str]]:
@@ -304,23 +254,3 @@ def test_invalid_registration_is_refused_and_writes_nothing(sqlite_register_url,
         assert session.execute(select(func.count()).select_from(Inspection)).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
     engine.dispose()
-
-
-def test_watchdog_alerts_when_reminders_did_not_go_out(demo_register, mail, tmp_path):
-    env = env_for(demo_register, mail, STATCLOCK_WATCHDOG_PATIENCE_SECONDS="0")
-    quiet_day = "2017-12-04T09:00:00+00:00"
-    run = run_dag_test("reminders_watchdog", env, logical_date=quiet_day, home=tmp_path)
-    assert run.tasks == {"wait_for_reminders": "failed", "alert_programme_manager": "success"}
-    alert = by_subject(mail.messages(), "ALERT")
-    assert alert["To"] == PM and "Monday 4 December 2017" in alert["Subject"]
-
-    # Once the reminders have run for the day, the watchdog stays silent.
-    assert (
-        run_dag_test("reminders", env, logical_date=MONDAY_4_DEC_2017, home=tmp_path).state
-        == "success"
-    )
-    count = len(mail.messages())
-    run = run_dag_test("reminders_watchdog", env, logical_date=quiet_day, home=tmp_path)
-    assert run.state == "success", run.tail()
-    assert run.tasks == {"wait_for_reminders": "success", "alert_programme_manager": "skipped"}
-    assert len(mail.messages()) == count
