@@ -26,10 +26,11 @@ import logging
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Variable, dag, get_current_context, task
+from airflow.sdk import Variable, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from statclock_airflow import DEFAULT_ARGS, TAGS, TIMEZONE, cases_asset, register_engine, run_as_of
+from statclock_airflow.timetables import CronInWords
 
 URL_VARIABLE = "statclock_bank_holidays_url"
 DEFAULT_FEED_URL = "https://www.gov.uk/bank-holidays.json"
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 @dag(
-    schedule=CronTriggerTimetable("0 6 * * 1", timezone=TIMEZONE),
+    schedule=CronInWords("0 6 * * 1", timezone=TIMEZONE),  # "At 06:00, only on Monday"
     start_date=pendulum.datetime(2026, 1, 5, tz=TIMEZONE),
     catchup=False,
     max_active_runs=1,

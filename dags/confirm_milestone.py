@@ -18,12 +18,13 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_as_of
+from statclock_airflow.timetables import OnRequest
 
 CONFIRM, REJECT = "Confirm", "Reject"
 
 
 @dag(
-    schedule=None,
+    schedule=OnRequest(),
     start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
     catchup=False,
     default_args={**DEFAULT_ARGS, "retries": 0},

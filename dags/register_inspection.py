@@ -28,6 +28,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
+from statclock_airflow.timetables import OnRequest
 from statutory_clock.inputs import (
     AREA_PATTERN,
     CASE_KEY_PATTERN,
@@ -68,7 +69,7 @@ KEY_JUDGEMENTS = {
 
 
 @dag(
-    schedule=None,
+    schedule=OnRequest(),
     start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
     catchup=False,
     default_args={**DEFAULT_ARGS, "retries": 0},  # a refused registration needs a person

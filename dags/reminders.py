@@ -38,8 +38,9 @@ def record_final_failure(context: dict[str, object]) -> None:
     """A task failed with no retries left: tell the watchdog not to wait for this run."""
     from statutory_clock.store.watchdog import record_failure
 
+    task_id = getattr(context["ti"], "task_id", "a task")
     record_failure(
-        register_engine(), run_as_of(context), ACTOR, f"{context['ti'].task_id}: {context.get('exception')}"  # type: ignore[attr-defined]
+        register_engine(), run_as_of(context), ACTOR, f"{task_id}: {context.get('exception')}"
     )
 
 

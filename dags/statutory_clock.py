@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, task
-from airflow.timetables.assets import AssetOrTimeSchedule
 
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
-from statclock_airflow.timetables import WorkingDayTimetable
+from statclock_airflow.timetables import WhenCasesChangeOr, WorkingDayTimetable
 
 
 @dag(
-    schedule=AssetOrTimeSchedule(timetable=WorkingDayTimetable(at="07:00"), assets=cases_asset()),
+    schedule=WhenCasesChangeOr(timetable=WorkingDayTimetable(at="07:00"), assets=cases_asset()),
     start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
     catchup=False,
     max_active_runs=1,

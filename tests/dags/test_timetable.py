@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +37,9 @@ if str(PLUGINS_DIR) not in sys.path:
     sys.path.insert(0, str(PLUGINS_DIR))
 statclock_timetables = importlib.import_module("statclock_timetables")
 WorkingDayTimetable = statclock_timetables.WorkingDayTimetable
+CronInWords = statclock_timetables.CronInWords
+OnRequest = statclock_timetables.OnRequest
+WhenCasesChangeOr = statclock_timetables.WhenCasesChangeOr
 StatclockTimetablesPlugin = statclock_timetables.StatclockTimetablesPlugin
 as_of_date = statclock_timetables.as_of_date
 
@@ -333,7 +337,12 @@ def test_a_bad_timezone_is_rejected():
 def test_the_plugin_registers_the_timetable():
     assert issubclass(StatclockTimetablesPlugin, AirflowPlugin)
     assert StatclockTimetablesPlugin.name == "statclock_timetables"
-    assert StatclockTimetablesPlugin.timetables == [WorkingDayTimetable]
+    assert StatclockTimetablesPlugin.timetables == [
+        WorkingDayTimetable,
+        CronInWords,
+        OnRequest,
+        WhenCasesChangeOr,
+    ]
     # Timetable is a runtime-checkable Protocol with data members, so issubclass() raises;
     # the plugin manager needs a real subclass, which the MRO shows.
     assert Timetable in WorkingDayTimetable.__mro__
@@ -381,6 +390,58 @@ def test_airflow_loads_the_plugin_and_round_trips_a_dag_using_the_timetable(tmp_
         "2024-04-02 06:00:00+00:00",
         "2024-04-03 06:00:00+00:00",
     ]
+
+
+EVERY_DAG_CHECK = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+out = {}
+for dag_id, dag in sorted(bag.dags.items()):
+    restored = DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
+    out[dag_id] = [type(restored.timetable).__name__, restored.timetable.summary,
+                   restored.timetable.description, restored.timetable.can_be_scheduled]
+print(json.dumps(out))
+"""
+
+
+def test_every_dag_schedule_reads_in_words_after_airflow_serialises_it(tmp_path):
+    """What the UI shows (the deserialised timetable's summary, as the scheduler stores it in
+    DagModel.timetable_summary) is words, never a cron string, "None" or "Asset"."""
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_DAG_CHECK, str(PLUGINS_DIR.parent / "dags")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["bank_holidays"][:2] == ["CronInWords", "At 06:00, only on Monday (Europe/London)"]
+    clock = found["statutory_clock"]
+    assert clock[1] == "When a case changes, or working days at 07:00 Europe/London"
+    assert "Whenever a case's facts change, and at 07:00 (Europe/London)" in clock[2]
+    for dag_id in ("register_inspection", "confirm_milestone"):
+        assert found[dag_id] == [
+            "OnRequest",
+            "On request",
+            "Only when someone asks: the Trigger form in Airflow or its REST API",
+            False,  # still never scheduled
+        ]
+    for dag_id in ("reminders", "reminders_watchdog", "board_pack"):
+        assert found[dag_id][1].startswith("Working days at "), found[dag_id]
+    for dag_id, (_, summary, _, _) in found.items():
+        assert not re.search(r"[*\d] [*\d]", summary), (dag_id, summary)  # no cron fields
+        assert summary not in ("None", "") and not summary.startswith("Asset"), (dag_id, summary)
 
 
 IMPORT_CHECK = """

@@ -1,0 +1,191 @@
+"""Switch the DAGs on only once the services they need answer.
+
+``python -m statclock_airflow.first_start`` (run.sh runs it).
+
+``run.sh`` starts ``airflow standalone`` with every DAG paused (new DAGs are paused at creation,
+and DAGs left switched on by an earlier start are paused before it), then runs this. In order:
+
+1. wait for the API server's health (``/api/v2/monitor/health``): every task talks to the
+   execution API it serves, so a task started before it answers fails with "Connection
+   refused" and waits out a retry delay;
+2. log in (the simple auth manager's ``/auth/token``) and wait until the DAG processor has
+   parsed every DAG file of the folder, stopping with one line if a file does not import;
+3. switch the DAGs on. The scheduler then runs each scheduled DAG once for its most recent slot
+   (catch-up is off), so today's clock, reminders and packs go out at once;
+4. trigger ``reminders`` and ``board_pack`` for today when they have no run for today and their
+   most recent slot is not today (before 07:30, at a weekend or on a bank holiday), so that a
+   first start always shows today's reminders and packs, and a restart adds no second pack.
+
+The production topology gets the same guarantee from its compose file: the scheduler starts
+only when the API server's healthcheck passes (docs/deployment.md). Standard library and httpx
+only (no Airflow import): it runs in about a second once the DAGs are parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+TODAY_RUNS = ("reminders", "board_pack")  # what a person starting the product expects to see
+LONDON = ZoneInfo("Europe/London")
+
+
+class StartError(RuntimeError):
+    """One line saying what did not start and where to look."""
+
+
+@dataclass(frozen=True)
+class Started:
+    unpaused: tuple[str, ...]
+    triggered: tuple[str, ...]  # DAGs run by hand for today (their latest slot was not today)
+
+
+def wait_for_health(api: str, deadline: float, alive: Callable[[], bool]) -> None:
+    while True:
+        try:
+            if httpx.get(f"{api}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if not alive():
+            raise StartError("Airflow stopped while starting")
+        if time.monotonic() > deadline:
+            raise StartError("Airflow's API server did not answer in time")
+        time.sleep(0.5)
+
+
+def read_password(password_file: Path, user: str, deadline: float) -> str:
+    """The user's password from the simple auth manager's generated file (written by the API
+    server as it starts)."""
+    while True:
+        try:
+            password = json.loads(password_file.read_text(encoding="utf-8")).get(user)
+        except (OSError, ValueError):
+            password = None
+        if isinstance(password, str) and password:
+            return password
+        if time.monotonic() > deadline:
+            raise StartError(f"no password for {user!r} in {password_file}")
+        time.sleep(0.5)
+
+
+def login(api: str, user: str, password: str) -> httpx.Client:
+    response = httpx.post(
+        f"{api}/auth/token", json={"username": user, "password": password}, timeout=30
+    )
+    if response.status_code != 201:
+        raise StartError(f"cannot log in to Airflow as {user!r}: HTTP {response.status_code}")
+    token = response.json()["access_token"]
+    return httpx.Client(
+        base_url=f"{api}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+def wait_for_dags(client: httpx.Client, dag_ids: Sequence[str], deadline: float) -> None:
+    """Until every DAG is parsed; one line naming the file if one does not import."""
+    while True:
+        errors = client.get("/importErrors").json().get("import_errors", [])
+        if errors:
+            first = errors[0]
+            reason = str(first.get("stack_trace", "")).strip().splitlines()[-1:] or ["?"]
+            raise StartError(f"{first.get('filename')} does not import: {reason[0]}")
+        found = {d["dag_id"] for d in client.get("/dags", params={"limit": 100}).json()["dags"]}
+        if set(dag_ids) <= found:
+            return
+        if time.monotonic() > deadline:
+            missing = ", ".join(sorted(set(dag_ids) - found))
+            raise StartError(f"Airflow has not parsed these DAGs in time: {missing}")
+        time.sleep(0.5)
+
+
+def _day(instant: object) -> date | None:
+    if not isinstance(instant, str):
+        return None
+    return datetime.fromisoformat(instant).astimezone(LONDON).date()
+
+
+def covered_today(client: httpx.Client, dag: dict[str, object], today: date) -> bool:
+    """Whether the DAG has a run for today, or the scheduler is about to make one (its next run
+    is its most recent slot, catch-up being off). The day a run is for is its data interval's
+    end, or when it was asked for if it has none (statclock_airflow.run_as_of)."""
+    if _day(dag.get("next_dagrun_data_interval_end") or dag.get("next_dagrun_run_after")) == today:
+        return True
+    runs = client.get(
+        f"/dags/{dag['dag_id']}/dagRuns", params={"order_by": "-run_after", "limit": 5}
+    ).json()["dag_runs"]
+    return any(_day(r.get("data_interval_end") or r.get("run_after")) == today for r in runs)
+
+
+def switch_on(client: httpx.Client, dag_ids: Sequence[str], today: date) -> Started:
+    unpaused, triggered = [], []
+    for dag_id in dag_ids:
+        dag = client.get(f"/dags/{dag_id}").json()
+        if dag.get("is_paused"):
+            response = client.patch(f"/dags/{dag_id}", json={"is_paused": False})
+            if response.status_code != 200:
+                raise StartError(f"cannot switch on {dag_id}: HTTP {response.status_code}")
+            unpaused.append(dag_id)
+        if dag_id in TODAY_RUNS and not covered_today(client, dag, today):
+            response = client.post(
+                f"/dags/{dag_id}/dagRuns",
+                json={"logical_date": None, "note": "First start: today's run"},
+            )
+            if response.status_code not in (200, 201):
+                raise StartError(f"cannot trigger {dag_id}: HTTP {response.status_code}")
+            triggered.append(dag_id)
+    return Started(tuple(unpaused), tuple(triggered))
+
+
+def dag_ids_in(folder: Path) -> list[str]:
+    """The project's DAG ids: one DAG per file, named after it."""
+    return sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m statclock_airflow.first_start")
+    parser.add_argument("--api", required=True, help="e.g. http://127.0.0.1:8080")
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--password-file", type=Path, required=True)
+    parser.add_argument("--dags-folder", type=Path, required=True)
+    parser.add_argument("--watch-pid", type=int, help="give up if this process ends")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds (default 600)")
+    args = parser.parse_args(argv)
+
+    def alive() -> bool:
+        if args.watch_pid is None:
+            return True
+        try:
+            os.kill(args.watch_pid, 0)
+        except OSError:
+            return False
+        return True
+
+    deadline = time.monotonic() + args.timeout
+    try:
+        wait_for_health(args.api, deadline, alive)
+        password = read_password(args.password_file, args.user, deadline)
+        dag_ids = dag_ids_in(args.dags_folder)
+        with login(args.api, args.user, password) as client:
+            wait_for_dags(client, dag_ids, deadline)
+            started = switch_on(client, dag_ids, datetime.now(LONDON).date())
+    except (StartError, httpx.HTTPError) as error:
+        print(f"statclock: the DAGs were not started: {error}", file=sys.stderr)
+        return 1
+    print(f"==> DAGs switched on: {', '.join(started.unpaused) or 'already on'}")
+    if started.triggered:
+        print(f"==> Run for today by hand: {', '.join(started.triggered)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
