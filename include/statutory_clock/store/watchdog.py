@@ -16,7 +16,9 @@ false teaches people to ignore alarms.
 
 A day is watched only once reminders have run on an earlier day in this register: on the
 first start of a new installation the scheduler may ask about a day before the product
-existed (the latest slot before now), and nothing was ever due to go out then.
+existed (the latest slot before now), and nothing was ever due to go out then. If reminders
+have already run for a later day the answer is immediate; if none has run yet, the watchdog
+gives a first run its patience to start, and watches it if it does.
 
 An alert and the all-clear are each recorded (``watchdog alert sent``, ``watchdog all-clear
 sent``) after the relay accepted them, so a re-run of either DAG never sends a second one: the
@@ -55,7 +57,8 @@ class RemindersState(enum.Enum):
     FAILED = "failed"  # a task failed for good and no run has completed since
     IN_PROGRESS = "in progress"  # started, not finished: running or waiting for a retry
     NOT_STARTED = "not started"  # nothing for the day, though reminders ran on an earlier day
-    NEVER_RUN = "never run"  # nothing for the day or any earlier day: a new installation
+    BEFORE_FIRST_RUN = "before the first run here"  # reminders first ran on a later day
+    NEVER_RUN = "never run"  # nothing for any day yet: a new installation's first run to come
 
 
 class Verdict(enum.Enum):
@@ -97,17 +100,21 @@ def reminders_state(engine: Engine, as_of: date) -> RemindersState:
             return RemindersState.FAILED
         if run_marks:
             return RemindersState.IN_PROGRESS
-        # ISO dates sort as dates: any day's mark before this one means reminders ran here.
-        earlier = session.execute(
-            select(AuditEvent.id)
+        # ISO dates sort as dates: the first day reminders ran here, if they ever did.
+        first = session.execute(
+            select(AuditEvent.entity)
             .where(
                 AuditEvent.action.in_((STARTED, HEARTBEAT)),
                 AuditEvent.entity.startswith(_ENTITY_PREFIX),
-                AuditEvent.entity < _entity(as_of),
             )
+            .order_by(AuditEvent.entity)
             .limit(1)
-        ).first()
-    return RemindersState.NOT_STARTED if earlier is not None else RemindersState.NEVER_RUN
+        ).scalar_one_or_none()
+    if first is None:
+        return RemindersState.NEVER_RUN
+    if first < _entity(as_of):
+        return RemindersState.NOT_STARTED
+    return RemindersState.BEFORE_FIRST_RUN
 
 
 def reminders_completed(engine: Engine, as_of: date) -> bool:
@@ -126,6 +133,8 @@ def verdict(state: RemindersState, waited: float, patience: float) -> Verdict | 
         return Verdict.FAILED
     if state is RemindersState.IN_PROGRESS:
         return None
+    if state is RemindersState.BEFORE_FIRST_RUN:
+        return Verdict.NOT_WATCHED  # e.g. a first start's catch-up slot, the day before
     if waited < patience:
         return None  # the scheduler may start the run late: wait, then decide
     return Verdict.MISSING if state is RemindersState.NOT_STARTED else Verdict.NOT_WATCHED
