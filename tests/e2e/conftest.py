@@ -1,15 +1,17 @@
-"""The product running as ``./run.sh`` runs it, driven by a real browser.
+"""The product started by ``./run.sh`` itself, driven by a real browser.
 
-One ``airflow standalone`` (SQLite for Airflow and for the case register, the project's dags/
-and plugins/, the demo councils loaded with ``statclock demo load``) and the mail catcher are
-started once per test session, in a temporary directory on free ports, and stopped at the end
-(SIGTERM to each process group, SIGKILL 30 s later, as run.sh does). Headless Chromium is
+``./run.sh`` (``airflow standalone`` with SQLite for Airflow and for the case register, the
+project's dags/ and plugins/, the demo councils loaded with ``statclock demo load``, the mail
+catcher, the DAGs switched on once the API server answers) is started once per test session
+with ``STATCLOCK_VAR_DIR`` in a temporary directory and free ports, and stopped at the end by
+SIGTERM, as Ctrl-C stops it (its own trap stops every service). The bank-holiday refresh reads
+the bundled GOV.UK snapshot from a local HTTP server (no network here). Headless Chromium is
 Debian's (/usr/bin/chromium), driven by Playwright; axe-core comes from tests/e2e/node_modules
 (``scripts/e2e-deps.sh`` installs both). Every page a test visits is saved as a full-page PNG
 under var/screenshots/.
 
-Two Airflow users with passwords chosen here: ``pm`` (role User: may record facts) and
-``viewer`` (role Viewer: may only read).
+Airflow users with passwords chosen here: ``admin`` (run.sh's own login), ``pm`` (role User:
+may record facts) and ``viewer`` (role Viewer: may only read).
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ HERE = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("STATCLOCK_CHROMIUM", "/usr/bin/chromium"))
 AXE_JS = HERE / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "var" / "screenshots"
-STARTUP_SECONDS = 300  # a first start migrates Airflow's database: about a minute, more when busy
-STOP_SECONDS = 30
-USERS = {"pm": "user", "viewer": "viewer"}
+STARTUP_SECONDS = 420  # a first start migrates Airflow's database: about a minute, more when busy
+STOP_SECONDS = 60  # run.sh gives its services 30 s, then kills them
+USERS = {"admin": "admin", "pm": "user", "viewer": "viewer"}
+BANNER = "statclock is running."
 PREFIX = "/statclock"
 
 
@@ -82,31 +85,44 @@ def _tail(path: Path, lines: int = 60) -> str:
         return f"({path} not written)"
 
 
-def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
-    proc.poll()  # reap the group leader if it has exited, so a zombie does not count
+def _stop(run_sh: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to run.sh, as Ctrl-C would: its trap stops every service (SIGTERM to each
+    process group, SIGKILL 30 s later). Whatever is left of its own group after that is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        run_sh.send_signal(signal.SIGTERM)
     try:
-        os.killpg(proc.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        run_sh.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run_sh.pid, signal.SIGKILL)
+        run_sh.wait(timeout=10)
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM to each whole process group (``airflow standalone`` leaves its scheduler, API
-    server and workers behind when only it is signalled), SIGKILL to what is left 30 s later."""
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_SECONDS
-    while time.monotonic() < deadline and any(_group_alive(p) for p in procs):
-        time.sleep(0.5)
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
+@contextlib.contextmanager
+def _bank_holiday_feed() -> Iterator[str]:
+    """The bundled GOV.UK bank-holiday snapshot over local HTTP, for the bank_holidays DAG."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    body = (ROOT / "include" / "statutory_clock" / "data" / "bank-holidays.json").read_bytes()
+
+    class Feed(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bank-holidays.json"
+    finally:
+        server.shutdown()
 
 
 @dataclass
@@ -120,6 +136,9 @@ class Product:
     home: Path
     mail_dir: Path
     airflow_log: Path
+    run_sh_log: Path
+    launched_at: float  # time.time() when ./run.sh was started
+    started_at: float  # time.time() when run.sh printed that the product is running
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
@@ -156,153 +175,106 @@ def _bin(name: str) -> str:
     return found
 
 
-def _environment(home: Path, port: int, mail_port: int) -> dict[str, str]:
-    # Nothing of Airflow's from this process: in a whole-suite run, tests/ui/conftest.py has set
-    # AIRFLOW_HOME, a passwords file, secrets and users for its in-process app, and the product
-    # must be started as ./run.sh starts it, with its own.
+def _environment(home: Path, port: int, mail_port: int, feed_url: str) -> dict[str, str]:
+    # Nothing of Airflow's or statclock's from this process: in a whole-suite run,
+    # tests/ui/conftest.py has set AIRFLOW_HOME, a passwords file, secrets and users for its
+    # in-process app; run.sh must start the product with its own.
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_", "STATCLOCK_"))
-        and name != "AIRFLOW_HOME"
+        and name not in ("AIRFLOW_HOME", "PYTEST_CURRENT_TEST", "VIRTUAL_ENV")
     }
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # This checkout's code first (a git worktree's include/ rather than the one .venv points at).
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "include"), str(ROOT), env.get("PYTHONPATH", "")) if p
     )
-    airflow_home = home / "airflow"
     env.update(
         {
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/London",
+            # What run.sh reads: where to write, which ports, which users.
+            "STATCLOCK_VAR_DIR": str(home),
+            "STATCLOCK_UI_PORT": str(port),
+            "STATCLOCK_MAIL_PORT": str(mail_port),
+            "STATCLOCK_BASE_URL": f"http://127.0.0.1:{port}",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
                 f"{user}:{role}" for user, role in USERS.items()
             ),
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW_VAR_STATCLOCK_BANK_HOLIDAYS_URL": feed_url,
             # Light on a two-core machine: one API worker, a few task slots at a time.
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
-            "STATCLOCK_DATABASE_URL": f"sqlite:///{home / 'statclock.db'}",
-            "STATCLOCK_PACKS_DIR": str(home / "packs"),
             "STATCLOCK_CACHE_DIR": str(home / "cache"),
-            "STATCLOCK_PROGRAMME_MANAGER": "programme.manager@localhost",
-            # Where people reach Airflow: `statclock feed url` prints feed addresses under it.
-            "STATCLOCK_BASE_URL": f"http://127.0.0.1:{port}",
-            "AIRFLOW_CONN_STATCLOCK_SMTP": json.dumps(
-                {
-                    "conn_type": "smtp",
-                    "host": "127.0.0.1",
-                    "port": mail_port,
-                    "extra": {
-                        "disable_tls": True,
-                        "disable_ssl": True,
-                        "from_email": "statclock@localhost",
-                    },
-                }
-            ),
         }
     )
-    for name in ("STATCLOCK_TEST_POSTGRES_URL", "PYTEST_CURRENT_TEST"):
-        env.pop(name, None)
     return env
+
+
+def _cli_environment(run_env: dict[str, str], home: Path, port: int) -> dict[str, str]:
+    """What run.sh exports, for the ``statclock`` CLI and DAG tests against the same product."""
+    return {
+        **run_env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{run_env.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "STATCLOCK_DATABASE_URL": f"sqlite:///{home / 'statclock.db'}",
+        "STATCLOCK_PACKS_DIR": str(home / "packs"),
+        "STATCLOCK_PROGRAMME_MANAGER": "programme.manager@localhost",
+        "AIRFLOW__API__PORT": str(port),
+    }
 
 
 @pytest.fixture(scope="session")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
-    """The product, started once for the whole e2e session."""
+    """The product, started by ./run.sh once for the whole e2e session."""
     home = tmp_path_factory.mktemp("e2e-product")
     airflow_home = home / "airflow"
-    mail_dir = home / "mail"
-    for folder in (airflow_home, mail_dir, home / "packs"):
-        folder.mkdir(parents=True)
+    airflow_home.mkdir(parents=True)
     port, mail_port = _free_port(), _free_port()
-    env = _environment(home, port, mail_port)
 
     # Known passwords: the simple auth manager keeps the file's and generates only missing ones.
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}
     password_file = airflow_home / "simple_auth_manager_passwords.json.generated"
     password_file.write_text(json.dumps(passwords) + "\n")
 
-    loaded = subprocess.run(
-        [_bin("statclock"), "demo", "load"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-
-    procs: list[subprocess.Popen[bytes]] = []
-    mail_log = home / "mail-catcher.log"
-    airflow_log = airflow_home / "standalone.log"
-    try:
-        with mail_log.open("wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "devtools.mailcatcher",
-                        "--dir",
-                        str(mail_dir),
-                        "--port",
-                        str(mail_port),
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        with airflow_log.open("wb") as out:
-            airflow = subprocess.Popen(
-                [_bin("airflow"), "standalone"],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            procs.append(airflow)
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                if httpx.get(base_url + "/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if airflow.poll() is not None:
-                pytest.fail(
-                    f"airflow standalone exited ({airflow.returncode}):\n{_tail(airflow_log)}"
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"Airflow was not healthy within {STARTUP_SECONDS} s:\n{_tail(airflow_log)}"
-                )
-            time.sleep(1)
-        yield Product(
-            base_url=base_url,
+    run_sh_log = home / "run.sh.log"
+    with _bank_holiday_feed() as feed_url, run_sh_log.open("wb") as out:
+        env = _environment(home, port, mail_port, feed_url)
+        launched_at = time.time()
+        run_sh = subprocess.Popen(
+            [str(ROOT / "run.sh")],
             env=env,
-            register_url=env["STATCLOCK_DATABASE_URL"],
-            passwords=passwords,
-            home=home,
-            mail_dir=mail_dir,
-            airflow_log=airflow_log,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    finally:
-        _stop(procs)
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while BANNER not in run_sh_log.read_text(errors="replace"):
+                if run_sh.poll() is not None:
+                    pytest.fail(f"./run.sh exited ({run_sh.returncode}):\n{_tail(run_sh_log)}")
+                if time.monotonic() > deadline:
+                    pytest.fail(
+                        f"./run.sh did not start within {STARTUP_SECONDS} s:\n"
+                        f"{_tail(run_sh_log)}\n{_tail(airflow_home / 'standalone.log')}"
+                    )
+                time.sleep(0.2)
+            started_at = time.time()
+            base_url = f"http://127.0.0.1:{port}"
+            yield Product(
+                base_url=base_url,
+                env=_cli_environment(env, home, port),
+                register_url=f"sqlite:///{home / 'statclock.db'}",
+                passwords=passwords,
+                home=home,
+                mail_dir=home / "mail",
+                airflow_log=airflow_home / "standalone.log",
+                run_sh_log=run_sh_log,
+                launched_at=launched_at,
+                started_at=started_at,
+            )
+        finally:
+            _stop(run_sh)
 
 
 # -- the register, read as the pages read it ------------------------------------------------------
