@@ -4,25 +4,46 @@ Enter a new Ofsted inspection into the case register: trigger this DAG from the 
 (**Trigger** shows a form) or through the REST API v2
 (`POST /api/v2/dags/register_inspection/dagRuns` with these fields in `conf`).
 
-The facts are validated exactly as a case file is (framework, judgement on the framework's
-scale, real dates, publication inside the framework's period); a refusal names the field and the
-value and is not retried. A valid case is written in one transaction with its full statutory
-clock and an audit trail, and the `statclock_register_cases` asset is updated so that the
+**The form asks**, in five groups (leave Airflow's own "Logical date" as it is):
+
+- *The council*: its name, its three-digit DfE code, and optionally the programme manager's
+  email and a case key (by default the authority and year, e.g. `croydon-2024`).
+- *The inspection report*: the framework, the day it was published and, if known, the day the
+  council received it (the legal anchor). Pick each date from the calendar or type it as the
+  box shows (day, month, year in a British browser); through the REST API, send `YYYY-MM-DD`.
+- *Judgements*: the overall judgement, and for ILACS each key judgement in a field of its own
+  (help and protection, children in care, care leavers, leadership). For ILACS reports
+  published from 1 April 2026 there is no overall judgement: give the key judgements.
+  "Not given" leaves a judgement out.
+- *Recommendations* (optional): one per line; a timescale may lead, separated by " | ", e.g.
+  `Within three months | Ensure that all children in need have an up-to-date plan`.
+- *DfE intervention* (optional): a direction (by default appointing a commissioner and naming
+  an independent chair: untick either when it does not) and/or an improvement notice
+  (six-monthly DfE reviews; tick when it names an independent chair of the improvement
+  board). The latest is in force.
+
+**What happens.** The facts are validated exactly as a case file is (framework, judgement on
+the framework's scale, real dates, publication inside the framework's period). A valid case is
+written in one transaction with its full statutory clock and an audit trail under the Airflow
+user who triggered the run, and the `statclock_register_cases` asset is updated so that the
 `statutory_clock` DAG runs straight away. An earlier open case of the same authority is closed
 in the same transaction, as superseded by this one (no more reminders or packs for it).
 
-Judgements: for ILACS reports published from 1 April 2026 there is no overall judgement: give
-the key judgements (help and protection, children in care, care leavers, leadership) instead.
+**A refusal** fails the run with one line naming the field and the value, e.g.
+`Not registered: published: '2026-13-01' is not a date (YYYY-MM-DD)`; nothing is written and
+the run is not retried. The run's note says what happened and names the council (a listener,
+plugins/statclock_run_notes.py, writes it when the run ends). A case key already in the
+register is refused too: the form never replaces a case (that would drop the facts recorded
+since); give a new inspection a case key of its own.
 
-DfE intervention: a direction (by default appointing a commissioner and naming an independent
-chair: untick either when it does not) and/or an improvement notice (six-monthly DfE reviews;
-tick when it names an independent chair of the improvement board). The latest is in force.
-
-Recommendations: one per entry; a timescale may lead, separated by " | ", e.g.
-`Within three months | Ensure that all children in need have an up-to-date plan`.
+API compatibility: `conf` may also carry `judgements` (area to grade, for areas without a
+field of their own), validated as a case file's are.
 """
 
 from __future__ import annotations
+
+import logging
+from typing import NoReturn
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -30,42 +51,89 @@ from airflow.sdk import Param, dag, task
 from statclock_airflow import DEFAULT_ARGS, TAGS, cases_asset, register_engine, run_actor, run_as_of
 from statclock_airflow.timetables import OnRequest
 from statutory_clock.inputs import (
-    AREA_PATTERN,
     CASE_KEY_PATTERN,
     DFE_CODE_PATTERN,
     EMAIL_PATTERN,
-    FIRST_DAY,
-    LAST_DAY,
     LONG_TEXT,
     MULTI_LINE_PATTERN,
     SINGLE_LINE_PATTERN,
 )
 from statutory_clock.rules import FRAMEWORKS as rulebook_frameworks
-from statutory_clock.rules import judgements, load_rulebooks
+from statutory_clock.rules import framework_labels, judgement_labels, judgements, load_rulebooks
 
 # The choices come from the rulebooks, never restated here. Reading them at parse time is
 # cheap: load_rulebooks() hashes the bundled files and unpickles its validated cache (a few
 # milliseconds, no database; benchmarks/bench_dags.py keeps the whole folder well under 1 s).
 FRAMEWORKS = list(rulebook_frameworks)
+NOT_GIVEN = "Not given"
+# Airflow's form (3.3) shows a dropdown's empty choice by its values_display entry under the
+# key "null" (else the word "null"); a grade missing from values_display would take the "None"
+# entry's label, so every grade is listed.
 JUDGEMENTS = [None, *judgements()]
-DATE_OR_EMPTY = ["null", "string"]
-# The form refuses what the register would refuse, as it is filled in: one-line names without
-# control or format characters, lengths that fit the columns. The task validates everything
-# again (parse_case_data), because the REST API's conf need not come through the form.
-DATES = f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
-# The key judgements, one field each, from the ILACS rulebook's areas (area_<id>; the
-# registration puts them in the case's judgements). Other frameworks' areas: "judgements".
-KEY_JUDGEMENTS = {
-    f"area_{area.id}": Param(
-        None,
-        type=["null", "string"],
-        enum=JUDGEMENTS,
-        title=area.label,
-        description="ILACS key judgement",
-    )
-    for area in load_rulebooks()["ilacs"].areas.values()
-    if area.id != "overall"
+GRADE_LABELS = {"null": NOT_GIVEN, **judgement_labels()}
+# How the form's help text says a date is given: Airflow's form shows format "date" as the
+# browser's own date box, which shows and takes the date in the browser's language (day, month,
+# year in a British browser) and sends YYYY-MM-DD. Never "YYYY-MM-DD" here: that is not what the
+# box shows.
+DATE_HELP = "pick it from the calendar, or type it as the box shows"
+# Every field the form shows is nullable in its schema: Airflow's form marks a field whose type
+# has no "null" as required, and one whose default is empty (null) as "This field is required"
+# before anyone has typed a thing (and the API returns an invalid default, e.g. "" under
+# minLength 1, as null). The task refuses a missing required field with one plain line
+# (statutory_clock.store.registration.check_form).
+TEXT = ["null", "string"]
+# The ILACS key judgements, one field each, from the rulebook's areas (area_<id>; the
+# registration puts them in the case's judgements). ILACS is the only framework whose rulebook
+# lists its areas: SIF and 2009 cases record their overall judgement (and other areas through
+# the REST API's "judgements" mapping).
+ILACS_AREAS = {
+    area.id: area.label for area in load_rulebooks()["ilacs"].areas.values() if area.id != "overall"
 }
+KEY_JUDGEMENTS = {
+    f"area_{area}": Param(
+        None,
+        type=TEXT,
+        enum=JUDGEMENTS,
+        values_display=GRADE_LABELS,
+        title=label,
+        description="ILACS key judgement",
+        section="Judgements",
+    )
+    for area, label in ILACS_AREAS.items()
+}
+
+
+def _date(title: str, description: str, section: str) -> Param:
+    return Param(
+        None, type=TEXT, format="date", title=title, description=description, section=section
+    )
+
+
+def _flag(default: bool, title: str, description: str) -> Param:
+    return Param(
+        default,
+        type="boolean",
+        title=title,
+        description=description,
+        section="DfE intervention",
+    )
+
+
+def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
+    """Fail the task with one plain line naming the field and the value, and leave it (with
+    the council's name) for the run's note.
+
+    A user's error, not the program's: no traceback. Airflow's task runner logs an
+    AirflowFailException with log.exception (a dozen lines of traceback under the reason); a
+    SystemExit is logged as one "Task exited" line and fails the task (retries are 0 above,
+    so it is not retried)."""
+    from statutory_clock.store.registration import NOTE_KEY, council_of, refusal
+
+    line = refusal(exc, frozenset(ILACS_AREAS))
+    logging.getLogger("statclock.register_inspection").error("%s", line)
+    council = council_of(params)
+    ti.xcom_push(key=NOTE_KEY, value=f"{line}\n\nCouncil: {council}" if council else line)  # type: ignore[attr-defined]
+    raise SystemExit(1)
 
 
 @dag(
@@ -77,108 +145,106 @@ KEY_JUDGEMENTS = {
     doc_md=__doc__,
     params={
         "local_authority": Param(
-            "",
-            type="string",
+            None,
+            type=TEXT,
             minLength=1,
             maxLength=200,
             pattern=SINGLE_LINE_PATTERN,
             title="Local authority",
-            description="e.g. London Borough of Croydon",
+            description="The council's name, e.g. London Borough of Croydon",
+            section="The council",
         ),
         "dfe_code": Param(
-            "",
-            type="string",
+            None,
+            type=TEXT,
             pattern=DFE_CODE_PATTERN,
             title="DfE LA code",
-            description="three digits, e.g. 306",
-        ),
-        "framework": Param("ilacs", type="string", enum=FRAMEWORKS, title="Framework"),
-        "published": Param(
-            "",
-            type="string",
-            format="date",
-            title="Report published",
-            description=f"YYYY-MM-DD, {DATES}",
-        ),
-        "received": Param(
-            None,
-            type=DATE_OR_EMPTY,
-            format="date",
-            title="Report received",
-            description="YYYY-MM-DD, if known: the legal anchor",
-        ),
-        "overall_judgement": Param(
-            None,
-            type=["null", "string"],
-            enum=JUDGEMENTS,
-            title="Overall judgement",
-            description="not for ILACS reports published from 1 April 2026: give the key "
-            "judgements below",
-        ),
-        **KEY_JUDGEMENTS,
-        "judgements": Param(
-            {},
-            type="object",
-            maxProperties=20,
-            propertyNames={"pattern": AREA_PATTERN},
-            additionalProperties={"type": "string", "maxLength": 30, "pattern": AREA_PATTERN},
-            title="Other judgements",
-            description='area -> grade, e.g. {"leadership": "inadequate"}',
-        ),
-        "direction": Param(
-            None,
-            type=DATE_OR_EMPTY,
-            format="date",
-            title="DfE direction",
-            description="YYYY-MM-DD of the statutory direction, if any",
-        ),
-        "direction_commissioner": Param(
-            True,
-            type="boolean",
-            title="The direction appoints a commissioner",
-            description="adds the commissioner's report (three months after the direction)",
-        ),
-        "direction_independent_chair": Param(
-            True,
-            type="boolean",
-            title="The direction names an independent chair",
-            description="adds the independent chair's quarterly reports",
-        ),
-        "improvement_notice": Param(
-            None,
-            type=DATE_OR_EMPTY,
-            format="date",
-            title="DfE improvement notice",
-            description="YYYY-MM-DD of the improvement notice, if any (six-monthly DfE reviews)",
-        ),
-        "improvement_notice_independent_chair": Param(
-            False,
-            type="boolean",
-            title="The improvement notice names an independent chair",
-            description="adds the independent chair's quarterly reports",
-        ),
-        "recommendations": Param(
-            [],
-            type="array",
-            maxItems=999,
-            items={"type": "string", "maxLength": LONG_TEXT, "pattern": MULTI_LINE_PATTERN},
-            title="Recommendations",
-            description="one per line",
+            description="Three digits, e.g. 306",
+            section="The council",
         ),
         "programme_manager_email": Param(
             None,
-            type=["null", "string"],
+            type=TEXT,
             maxLength=300,
             pattern=EMAIL_PATTERN,
             title="Programme manager's email",
+            description="Optional: who gets the reminders, e.g. pm@croydon.gov.uk",
+            section="The council",
         ),
         "case_key": Param(
             None,
-            type=["null", "string"],
+            type=TEXT,
             maxLength=100,
             pattern=CASE_KEY_PATTERN,
-            title="Case key (optional)",
-            description="default: authority and year, e.g. croydon-2024",
+            title="Case key",
+            description="Optional: by default the authority and year, e.g. croydon-2024",
+            section="The council",
+        ),
+        "framework": Param(
+            "ilacs",
+            type="string",
+            enum=FRAMEWORKS,
+            values_display=dict(framework_labels()),
+            title="Framework",
+            section="The inspection report",
+        ),
+        "published": _date(
+            "Report published",
+            f"The day Ofsted published the report: {DATE_HELP}",
+            "The inspection report",
+        ),
+        "received": _date(
+            "Report received",
+            f"Optional: the day the council received the report, if known (the legal anchor): "
+            f"{DATE_HELP}",
+            "The inspection report",
+        ),
+        "overall_judgement": Param(
+            None,
+            type=TEXT,
+            enum=JUDGEMENTS,
+            values_display=GRADE_LABELS,
+            title="Overall effectiveness",
+            description="Not for ILACS reports published from 1 April 2026: give the key "
+            "judgements below",
+            section="Judgements",
+        ),
+        **KEY_JUDGEMENTS,
+        "recommendations": Param(
+            None,
+            type=["null", "array"],
+            maxItems=999,
+            items={"type": "string", "maxLength": LONG_TEXT, "pattern": MULTI_LINE_PATTERN},
+            title="Recommendations",
+            description='Optional: one per line; a timescale may lead, separated by " | ", '
+            "e.g. Within three months | Review every child in need plan",
+            section="Recommendations",
+        ),
+        "direction": _date(
+            "DfE direction",
+            f"Optional: the day of the statutory direction, if any: {DATE_HELP}",
+            "DfE intervention",
+        ),
+        "direction_commissioner": _flag(
+            True,
+            "The direction appoints a commissioner",
+            "Adds the commissioner's report (three months after the direction)",
+        ),
+        "direction_independent_chair": _flag(
+            True,
+            "The direction names an independent chair",
+            "Adds the independent chair's quarterly reports",
+        ),
+        "improvement_notice": _date(
+            "DfE improvement notice",
+            f"Optional: the day of the improvement notice, if any (six-monthly DfE reviews): "
+            f"{DATE_HELP}",
+            "DfE intervention",
+        ),
+        "improvement_notice_independent_chair": _flag(
+            False,
+            "The improvement notice names an independent chair",
+            "Adds the independent chair's quarterly reports",
         ),
     },
 )
@@ -186,15 +252,16 @@ def register_inspection() -> None:
     @task(outlets=[cases_asset()])
     def register_case(params: dict[str, object], **context: object) -> str:
         """Validate the form (or API conf) and write the case in one transaction."""
-        from airflow.sdk.exceptions import AirflowFailException
         from sqlalchemy.exc import DataError, IntegrityError
 
         from statutory_clock.store.casefile import CaseFileError, parse_case_data
         from statutory_clock.store.db import transaction
         from statutory_clock.store.register import RegisterError, import_case, superseded_by
-        from statutory_clock.store.registration import case_document
+        from statutory_clock.store.registration import NOTE_KEY, case_document, check_form
 
+        ti = context["ti"]
         try:
+            check_form(params)
             doc = parse_case_data(case_document(params), "register_inspection")
             with transaction(register_engine()) as session:
                 case = import_case(
@@ -210,14 +277,13 @@ def register_inspection() -> None:
                 closed = superseded_by(session, case.key)
                 if closed:  # closed in this same transaction
                     summary += f"; closed as superseded: {', '.join(closed)}"
-        except (CaseFileError, RegisterError, ValueError) as exc:
-            raise AirflowFailException(f"Not registered: {exc}") from None
         except (DataError, IntegrityError) as exc:  # refused by the database: nothing written
             first = str(exc.orig or exc).strip().split("\n", 1)[0]
-            raise AirflowFailException(
-                f"Not registered: the database refused it ({first})"
-            ) from None
-        print(summary)
+            _refuse(ti, params, ValueError(f"the database refused it ({first})"))
+        except (CaseFileError, RegisterError, ValueError) as exc:
+            _refuse(ti, params, exc)
+        logging.getLogger("statclock.register_inspection").info("%s", summary)
+        ti.xcom_push(key=NOTE_KEY, value=summary)  # type: ignore[attr-defined]
         return doc.case_key
 
     register_case()

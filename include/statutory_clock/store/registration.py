@@ -1,21 +1,130 @@
-"""Turning the registration form (or REST API conf) into a case-file document.
+"""Turning the registration form (or REST API conf) into a case-file document, and a refusal
+into one line in the form's own terms.
 
 The form's own JSON schema (the DAG's Params) refuses most bad values as they are typed; the
 REST API may send anything, so this module checks the shape of what it reads, and the
-document it builds is validated exactly as a case file is (``parse_case_data``).
+document it builds is validated exactly as a case file is (``parse_case_data``). The form's
+required fields are nullable in its schema (Airflow's form marks a non-null field with no
+value "This field is required" before anyone has typed a thing), so a missing one is refused
+here, by :func:`check_form`, with one line naming the field.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
-from statutory_clock.inputs import shown
+from statutory_clock.inputs import FIRST_DAY, LAST_DAY, printable, shown
 from statutory_clock.store.casefile import CaseFileError
+from statutory_clock.store.errors import RegisterError
 
 _TIMESCALE_SEPARATOR = " | "
 SOURCE = "register_inspection"
+# The XCom under which the registration leaves the line for its run's note (written by the
+# listener in plugins/statclock_run_notes.py when the run ends).
+NOTE_KEY = "run_note"
+# The fields a registration cannot do without, with what to type (the form names them).
+REQUIRED = {
+    "local_authority": "type the council's name, e.g. London Borough of Croydon",
+    "dfe_code": "type the council's three-digit DfE code, e.g. 306",
+    "published": "give the day the report was published",
+}
+DATE_FIELDS = ("published", "received", "direction", "improvement_notice")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A case file's fields as the form names them (the longest prefix wins).
+_FORM_FIELDS = {
+    "key": "case_key",
+    "local_authority.name": "local_authority",
+    "local_authority.dfe_code": "dfe_code",
+    "local_authority": "local_authority",
+    "inspection.framework": "framework",
+    "inspection.published": "published",
+    "inspection.received": "received",
+    "inspection.judgements.overall": "overall_judgement",
+    "inspection.recommendations": "recommendations",
+    "intervention.direction": "direction",
+    "contacts[0].email": "programme_manager_email",
+    "contacts": "programme_manager_email",
+}
+
+
+class FormRefusal(ValueError):
+    """The form's facts are refused; ``str()`` is one line naming the form's field and value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
+
+
+def check_form(params: Mapping[str, Any]) -> None:
+    """Refuse a missing required field or a date that is not one, before anything else."""
+    for name, what in REQUIRED.items():
+        if params.get(name) in (None, ""):
+            raise FormRefusal(name, f"is missing: {what}")
+    for name in DATE_FIELDS:
+        value = params.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+            raise FormRefusal(name, f"{shown(value)} is not a date (YYYY-MM-DD)")
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise FormRefusal(name, f"{shown(value)} is not a date (YYYY-MM-DD)") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise FormRefusal(
+                name,
+                f"{shown(value)} is outside the dates statclock accepts "
+                f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})",
+            )
+
+
+def _form_field(field: str, areas: frozenset[str]) -> str:
+    if field.startswith("inspection.judgements."):
+        area = field.removeprefix("inspection.judgements.")
+        if area in areas:
+            return f"area_{area}"
+    number = re.fullmatch(r"inspection\.recommendations\[([0-9]+)\].*", field)
+    if number:
+        return f"recommendations (number {int(number.group(1)) + 1})"
+    for prefix in sorted(_FORM_FIELDS, key=len, reverse=True):
+        if field == prefix or field.startswith((prefix + ".", prefix + "[")):
+            return _FORM_FIELDS[prefix]
+    return field
+
+
+def refusal(exc: Exception, areas: frozenset[str] = frozenset()) -> str:
+    """One line saying why the form's facts were not registered, naming the form's field and
+    the value, and offering only what the form can do. ``areas``: the key judgements the form
+    has a field of its own for (``area_<id>``)."""
+    if isinstance(exc, FormRefusal):
+        return f"Not registered: {exc}"
+    if isinstance(exc, CaseFileError):
+        field = _form_field(exc.field, areas)
+        return f"Not registered: {printable(field, 100)}: {printable(exc.problem, 400)}"
+    if isinstance(exc, RegisterError) and exc.field == "key" and "already" in exc.problem:
+        key = str(exc.value)
+        # The CLI's remedy (import --replace) is no part of the form: replacing a case from the
+        # form would drop every fact recorded since (events, actions, waivers), so the form
+        # offers only what it can do.
+        return (
+            f"Not registered: case_key: {shown(key)} is already in the register, so nothing "
+            f"was changed. If this is another inspection of the council, give it a case key of "
+            f"its own (e.g. {key[:97]}-2)"
+        )
+    if isinstance(exc, RegisterError):
+        return f"Not registered: {printable(exc.field, 100)}: {shown(exc.value)} {exc.problem}"
+    return f"Not registered: {printable(str(exc), 500)}"
+
+
+def council_of(params: Mapping[str, Any]) -> str | None:
+    """The council's name as typed, when it is one plain line (for the run's note)."""
+    name = params.get("local_authority")
+    if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 200:
+        return name.strip()
+    return None
 
 
 def case_key_for(authority: str, published: str) -> str:
