@@ -15,6 +15,10 @@ A message that cannot be built from the register's data, or that the mail server
 marked failed on its own ledger row and every other reminder still goes out; the programme
 manager is emailed once about each such failure, the task then fails (red) naming them, and
 the next run tries them again (see `docs/mail-delivery.md`).
+
+`post_notices` (optional, off by default): with a `statclock_slack` and/or `statclock_teams`
+connection, each overdue and changed deadline of the day is also posted to that channel,
+exactly once through the same ledger (see `docs/notices.md`). Without one it does nothing.
 """
 
 from __future__ import annotations
@@ -41,15 +45,21 @@ def reminders() -> None:
     @task
     def decide_reminders(**context: object) -> int:
         """Record today's reminders as pending ledger rows (idempotent: the ledger is the key)."""
+        from statclock_airflow.webhooks import configured_channels
         from statutory_clock.reminders import load_policy
         from statutory_clock.store.db import transaction
+        from statutory_clock.store.notices import plan_notices
         from statutory_clock.store.outbox import plan_reminders
 
         as_of = run_as_of(context)
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        channels = configured_channels()  # Slack/Teams connections: none by default
         with transaction(register_engine()) as session:
             created = plan_reminders(session, as_of, load_policy(), manager)
+            notices = plan_notices(session, as_of, channels, load_policy())
         print(f"{len(created)} reminder(s) decided for {as_of:%A %-d %B %Y}")
+        if channels:
+            print(f"{len(notices)} chat notice(s) decided")
         return len(created)
 
     @task
@@ -74,7 +84,19 @@ def reminders() -> None:
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent
 
-    decide_reminders() >> send_reminders()
+    @task
+    def post_notices() -> int | None:
+        """Post the overdue and changed-deadline notices to Slack/Teams, if connections exist."""
+        from statclock_airflow.webhooks import post_notices as post
+
+        manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        return post(register_engine(), manager, "reminders DAG")
+
+    # Beside the emails, not after them: a failed email send must neither hold the channels'
+    # notices back nor be hidden by a notices task that succeeds after it.
+    decided = decide_reminders()
+    decided >> send_reminders()
+    decided >> post_notices()
 
 
 reminders()
