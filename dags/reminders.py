@@ -17,8 +17,12 @@ manager is emailed once about each such failure, the task then fails (red) namin
 the next run tries them again (see `docs/mail-delivery.md`).
 
 The run leaves marks for the `reminders_watchdog` DAG (started, completed, failed for good); if
-the watchdog raised the alarm for the day, `all_clear` emails the programme manager once when
-the reminders have gone out.
+the watchdog raised the alarm for the day, `send_reminders` emails the programme manager one
+all-clear once the reminders have gone out.
+
+`post_notices` (optional, off by default): with a `statclock_slack` and/or `statclock_teams`
+connection, each overdue and changed deadline of the day is also posted to that channel,
+exactly once through the same ledger (see `docs/notices.md`). Without one it does nothing.
 """
 
 from __future__ import annotations
@@ -49,16 +53,20 @@ def record_final_failure(context: dict[str, object]) -> None:
     start_date=pendulum.datetime(2009, 1, 1, tz="Europe/London"),  # catchup is off
     catchup=False,
     max_active_runs=1,
-    default_args={**DEFAULT_ARGS, "on_failure_callback": record_final_failure},
+    default_args=DEFAULT_ARGS,
     tags=[*TAGS, "reminders"],
     doc_md=__doc__,
 )
 def reminders() -> None:
-    @task
+    # The email tasks tell the watchdog when they fail for good; post_notices does not: a chat
+    # channel down is not reminders failing to go out.
+    @task(on_failure_callback=record_final_failure)
     def decide_reminders(**context: object) -> int:
         """Record today's reminders as pending ledger rows (idempotent: the ledger is the key)."""
+        from statclock_airflow.webhooks import configured_channels
         from statutory_clock.reminders import load_policy
         from statutory_clock.store.db import transaction
+        from statutory_clock.store.notices import plan_notices
         from statutory_clock.store.outbox import plan_reminders
         from statutory_clock.store.watchdog import record_started
 
@@ -66,12 +74,16 @@ def reminders() -> None:
         engine = register_engine()
         record_started(engine, as_of, ACTOR)
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        channels = configured_channels()  # Slack/Teams connections: none by default
         with transaction(engine) as session:
             created = plan_reminders(session, as_of, load_policy(), manager)
+            notices = plan_notices(session, as_of, channels, load_policy())
         print(f"{len(created)} reminder(s) decided for {as_of:%A %-d %B %Y}")
+        if channels:
+            print(f"{len(notices)} chat notice(s) decided")
         return len(created)
 
-    @task
+    @task(on_failure_callback=record_final_failure)
     def send_reminders(**context: object) -> int:
         """Send every pending reminder; each is marked sent (or failed) in its own transaction."""
         from statclock_airflow.mail import smtp_sender
@@ -101,7 +113,19 @@ def reminders() -> None:
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent
 
-    decide_reminders() >> send_reminders()
+    @task
+    def post_notices() -> int | None:
+        """Post the overdue and changed-deadline notices to Slack/Teams, if connections exist."""
+        from statclock_airflow.webhooks import post_notices as post
+
+        manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
+        return post(register_engine(), manager, ACTOR)
+
+    # Beside the emails, not after them: a failed email send must neither hold the channels'
+    # notices back nor be hidden by a notices task that succeeds after it.
+    decided = decide_reminders()
+    decided >> send_reminders()
+    decided >> post_notices()
 
 
 reminders()

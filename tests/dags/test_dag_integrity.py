@@ -18,7 +18,7 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS.glob("*.py"))
 EXPECTED_TASKS = {
     "statutory_clock": {"recompute_clocks"},
-    "reminders": {"decide_reminders", "send_reminders"},
+    "reminders": {"decide_reminders", "send_reminders", "post_notices"},
     "reminders_watchdog": {"wait_for_reminders", "alert_programme_manager"},
     "register_inspection": {"register_case"},
     "confirm_milestone": {"ask_for_confirmation", "record_confirmed_fact"},

@@ -111,11 +111,13 @@ def tell_programme_manager(
     failures: Sequence[SendFailure],
     actor: str | Actor,
     at: datetime,
+    compose: Callable[[Sequence[SendFailure], str, str, datetime], EmailMessage] | None = None,
 ) -> Notice:
     """One notice listing the failures not reported before, then an audit row for each.
 
     The audit rows are written only once the relay has accepted the notice, so a notice that
     could not be sent is tried again by the next run. A connection failure propagates.
+    ``compose`` builds the notice (default :func:`failure_notice`; chat notices have their own).
     """
     entities = {_entity(f): f for f in failures}
     with transaction(engine) as session:
@@ -130,7 +132,7 @@ def tell_programme_manager(
     if not new:
         return Notice(reported=())
     try:
-        send(failure_notice(new, programme_manager, sender, at))
+        send((compose or failure_notice)(new, programme_manager, sender, at))
     except MessageBuildError as error:
         return Notice(reported=(), problem=describe(error))
     except (smtplib.SMTPException, OSError) as error:

@@ -53,6 +53,7 @@ from statutory_clock.reminders import (
     working_days_to,
 )
 from statutory_clock.store.audit import lock_for_writing
+from statutory_clock.store.channels import email_rows, is_email_recipient
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
 from statutory_clock.store.read_model import FINISHED, timeline
@@ -257,6 +258,8 @@ def plan_reminders(
     for row in rows:
         if not row.item.startswith(REMINDER_ITEMS):
             continue  # board packs share the ledger but are not reminders
+        if not is_email_recipient(row.recipient):
+            continue  # a chat post is not an email sent (store/notices.py plans those)
         key = (by_case_id.get(row.inspection_id, ""), row.item)
         ledger.setdefault(key, set()).add((row.reminder_kind, row.due_version))
         if row.state in UNSENT:  # a failed row is retried only while it is still relevant
@@ -320,6 +323,7 @@ def send_pending(
             (ReminderLedger.state == "failed") & (ReminderLedger.attempts < MAX_SEND_ATTEMPTS),
         )
     )
+    query = query.where(email_rows())  # chat channels' rows are posted by store/notices.py
     if item_prefix is not None:
         query = query.where(ReminderLedger.item.startswith(item_prefix))
     if compose_pack is None:
