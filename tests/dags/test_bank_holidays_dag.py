@@ -95,7 +95,7 @@ def test_dag_follows_the_project_conventions(dag):
     assert dag.owner == "improvement-programme"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.doc_md and dag.doc_md.startswith("Refresh England and Wales bank holidays")
-    assert dag.timetable.expression == "0 6 * * 1" and dag.timetable.timezone == "Europe/London"
+    assert dag.timetable.summary == "At 06:00, only on Monday (Europe/London)"
     for task in dag.tasks:
         assert task.retries == DEFAULT_ARGS["retries"]
         assert task.retry_exponential_backoff
