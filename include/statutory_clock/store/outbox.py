@@ -40,6 +40,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from statutory_clock import addresses
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.mail_headers import header_text, message_id, sender_address
 from statutory_clock.reminders import (
@@ -52,6 +53,7 @@ from statutory_clock.reminders import (
     still_relevant,
     working_days_to,
 )
+from statutory_clock.rules import load_rulebooks
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
@@ -147,6 +149,17 @@ def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]
     return email, {name: email[to] for name, to in escalation.items() if to in email}
 
 
+def short_labels() -> dict[str, str]:
+    """Each rule's ``short_label`` (for subject lines), by the rule reference a milestone
+    carries ("ilacs.written_statement_of_action"); rules without one are left out."""
+    return {
+        rule.ref: rule.short_label
+        for book in load_rulebooks().values()
+        for rule in book.rules
+        if rule.short_label
+    }
+
+
 def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> list[ReminderItem]:
     """Every milestone and dated action plan item of a case, as reminder items.
 
@@ -156,6 +169,11 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
     its date the owner is still told it is coming.
     """
     email, escalation = _emails(case.contacts)
+    # The escalation contact's name beside the address, for the email's "Escalation contact".
+    escalation_name = {
+        c.name: c.escalation_contact for c in case.contacts if c.escalation_contact in email
+    }
+    labels = short_labels()
     authority = case.local_authority.name
     statuses = {e.id: e.status for e in timeline(case, as_of, calendar)}
     items = []
@@ -178,6 +196,8 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 escalation_email=escalation.get(m.owner or ""),
                 done=statuses[m.milestone_id] in FINISHED | {"not_recorded"},
                 act_by=calendar.working_day_on_or_before(m.effective_due),
+                label=labels.get(m.rule),
+                escalation=escalation_name.get(m.owner or ""),
             )
         )
     for a in case.actions:
@@ -205,6 +225,7 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 escalation_email=escalation.get(a.lead_officer or ""),
                 done=a.status == "complete" or not case.open,
                 act_by=calendar.working_day_on_or_before(a.target_date),
+                escalation=escalation_name.get(a.lead_officer or ""),
             )
         )
     return items
@@ -304,6 +325,7 @@ def send_pending(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     item_prefix: str | None = None,
     compose_pack: PackComposer | None = None,
+    base_url: str | None = None,
 ) -> SendReport:
     """Send every pending ledger row, and every failed one with attempts left (those whose item
     starts with ``item_prefix``, if given), each in its own transaction (see the module
@@ -312,8 +334,13 @@ def send_pending(
     Board-pack rows are sent only with ``compose_pack`` (the board-pack package's composer,
     :func:`statutory_clock.board_pack.assemble.compose_pack_email`): the ledger does not know
     how a pack becomes an email. Without it they are left pending for a run that has it.
+
+    ``base_url`` is where people reach statclock, for each email's link to its council's page:
+    ``$STATCLOCK_BASE_URL`` (:func:`statutory_clock.addresses.base_url`) unless given.
     """
     sender = sender_address(sender)  # a bad configured sender stops the batch before any row
+    # Like the sender: a bad setting stops the batch before any row, with one line naming it.
+    link_base = base_url or addresses.base_url()
     query = select(ReminderLedger.id).where(
         or_(
             ReminderLedger.state == "pending",
@@ -339,7 +366,7 @@ def send_pending(
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
             try:
-                message = _message_for(session, row, sender, now(), compose_pack)
+                message = _message_for(session, row, sender, now(), compose_pack, link_base)
             except SQLAlchemyError:
                 raise  # the register itself is in trouble: not this row's fault
             except Exception as error:
@@ -447,6 +474,7 @@ def _message_for(
     sender: str,
     at: datetime,
     compose_pack: PackComposer | None,
+    base_url: str | None = None,
 ) -> EmailMessage | None:
     if row.item.startswith(PACK_PREFIX):
         if compose_pack is None:  # not selected without one (see send_pending)
@@ -494,4 +522,4 @@ def _message_for(
         working_days_to(row.due, row.decided_on, calendar),
         previous,
     )
-    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case.key))
+    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case.key), base_url)
