@@ -341,7 +341,8 @@ def reminder_blocks(
         lines = [f"It was {long_date(reminder.previous_due)}."] if reminder.previous_due else []
         lead = f"Now due {long_date(item.due)}"
     else:
-        lines, lead = [], f"Due {long_date(item.due)}"
+        was = "Was due" if reminder.working_days < 0 else "Due"
+        lines, lead = [], f"{was} {long_date(item.due)}"
     if item.acts_by != item.due:
         lines.append(
             f"Act by {long_date(item.acts_by)}: {long_date(item.due)} is not a working day."

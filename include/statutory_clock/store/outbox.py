@@ -49,6 +49,7 @@ from statutory_clock.reminders import (
     ReminderItem,
     ReminderPolicy,
     compose,
+    compose_digest,
     decide_all,
     still_relevant,
     working_days_to,
@@ -59,6 +60,7 @@ from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
 from statutory_clock.store.read_model import FINISHED, timeline
 from statutory_clock.store.reading import calendar_for
+from statutory_clock.vocabulary import DAILY_DIGEST
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
@@ -96,6 +98,7 @@ class SendReport:
     sent: int
     skipped: int  # already sent or superseded by another worker meanwhile
     failures: tuple[SendFailure, ...] = ()
+    digests: int = 0  # daily digest emails among those sent (each carries several rows)
 
     @property
     def failed(self) -> int:
@@ -353,9 +356,16 @@ def send_pending(
         query = query.where(~ReminderLedger.item.startswith(PACK_PREFIX))
     with transaction(engine) as session:
         ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
-    sent = skipped = 0
+        units = _units(session, ids)
+    sent = skipped = digests = 0
     failures: list[SendFailure] = []
-    for row_id in ids:
+    for unit in units:
+        if len(unit) > 1:
+            done = _send_digest(engine, unit, send, sender, now, link_base, failures)
+            sent, skipped = sent + done.sent, skipped + done.skipped
+            digests += done.digest
+            continue
+        (row_id,) = unit
         with transaction(engine) as session:
             row = session.execute(
                 select(ReminderLedger)
@@ -391,7 +401,139 @@ def send_pending(
             row.message_id = str(message["Message-ID"])
             row.attempts = (row.attempts or 0) + 1
         sent += 1
-    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures))
+    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures), digests=digests)
+
+
+# -- the daily digest ------------------------------------------------------------------------
+
+
+def _units(session: Session, ids: Sequence[int]) -> list[tuple[int, ...]]:
+    """The rows to send, as units of work in ledger order: one row each, except that the
+    reminder rows of a contact who chose a daily digest, decided on the same day, are one unit
+    (one email). Only email recipients of reminders: board packs and any other channel sharing
+    the ledger are never digested."""
+    groups: dict[tuple[str, date], list[int]] = {}
+    if ids:
+        chosen = session.execute(
+            select(ReminderLedger.id, ReminderLedger.recipient, ReminderLedger.decided_on)
+            .join(
+                Contact,
+                (Contact.inspection_id == ReminderLedger.inspection_id)
+                & (Contact.email == ReminderLedger.recipient),
+            )
+            .where(
+                ReminderLedger.id.in_(list(ids)),
+                Contact.reminders == DAILY_DIGEST,
+                or_(*(ReminderLedger.item.startswith(p) for p in REMINDER_ITEMS)),
+                ReminderLedger.recipient.contains("@"),
+            )
+        ).all()
+        for row_id, recipient, decided_on in chosen:
+            group = groups.setdefault((recipient, decided_on), [])
+            if row_id not in group:  # two contacts of a case may share an address
+                group.append(row_id)
+    unit_of = {row_id: tuple(sorted(g)) for g in groups.values() for row_id in g}
+    units: dict[tuple[int, ...], None] = {}
+    for row_id in ids:
+        units.setdefault(unit_of.get(row_id, (row_id,)), None)
+    return list(units)
+
+
+@dataclass(frozen=True)
+class _Tally:
+    sent: int
+    skipped: int
+    digest: bool = False  # sent as a digest (two or more rows in one email)
+
+
+def digest_message_id(rows: Sequence[ReminderLedger]) -> str:
+    """A digest's Message-ID: from its rows' ids, so the same rows give the same ID on a retry
+    (a receiving system can de-duplicate a resend, as for a single reminder)."""
+    ids = sorted(row.id for row in rows)
+    return message_id(ids[0], *ids, rows[0].recipient, prefix="d")
+
+
+def _send_digest(
+    engine: Engine,
+    unit: Sequence[int],
+    send: Callable[[EmailMessage], None],
+    sender: str,
+    now: Callable[[], datetime],
+    base_url: str | None,
+    failures: list[SendFailure],
+) -> _Tally:
+    """One email for the rows of ``unit`` (one recipient, one day), in one transaction: every
+    row locked, each reminder built on its own (a row that cannot be built is marked failed
+    and the rest still go), then sent once and every row in it marked sent with the one
+    Message-ID. A refusal by the relay marks each row failed; a lost connection raises and
+    leaves them all as they were."""
+    with transaction(engine) as session:
+        rows = [
+            row
+            for row in session.execute(
+                select(ReminderLedger)
+                .where(ReminderLedger.id.in_(list(unit)))
+                .order_by(ReminderLedger.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+            if _sendable(row)
+        ]
+        skipped = len(unit) - len(rows)  # another worker has them, or they went meanwhile
+        at = now()
+        built: list[tuple[ReminderLedger, Reminder, str]] = []
+        for row in rows:
+            try:
+                found = _reminder_for(session, row)
+                if found is not None:
+                    reminder, case_key = found
+                    # Built alone first, as its own email would be: whatever in this row's
+                    # data cannot be sent safely fails this row only.
+                    compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key))
+            except SQLAlchemyError:
+                raise
+            except Exception as error:
+                failures.append(_fail(session, row, error))
+                continue
+            if found is None:
+                row.state = "superseded"
+                skipped += 1
+                continue
+            built.append((row, *found))
+        if not built:
+            return _Tally(0, skipped)
+        try:
+            if len(built) == 1:
+                row, reminder, case_key = built[0]
+                message = compose(
+                    reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url
+                )
+            else:
+                message = compose_digest(
+                    [reminder for _, reminder, _ in built],
+                    built[0][0].recipient,
+                    sender,
+                    at,
+                    built[0][0].decided_on,
+                    digest_message_id([row for row, _, _ in built]),
+                    base_url,
+                )
+            send(message)
+        except SQLAlchemyError:
+            raise
+        except (smtplib.SMTPException, OSError) as error:
+            if not refused_by_relay(error):
+                raise  # the server is gone: every row stays as it was
+            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            return _Tally(0, skipped)
+        except Exception as error:
+            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            return _Tally(0, skipped)
+        sent_at = now()
+        for row, _, _ in built:
+            row.state, row.sent_at = "sent", sent_at
+            row.message_id = str(message["Message-ID"])
+            row.attempts = (row.attempts or 0) + 1
+    return _Tally(len(built), skipped, digest=len(built) > 1)
 
 
 def _sendable(row: ReminderLedger) -> bool:
@@ -480,6 +622,16 @@ def _message_for(
         if compose_pack is None:  # not selected without one (see send_pending)
             raise RuntimeError("a board-pack row needs the pack composer")
         return _pack_message(session, row, sender, at, compose_pack)
+    found = _reminder_for(session, row)
+    if found is None:
+        return None
+    reminder, case_key = found
+    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url)
+
+
+def _reminder_for(session: Session, row: ReminderLedger) -> tuple[Reminder, str] | None:
+    """The reminder a ledger row stands for, and its case's key; None if the item moved, went
+    or was done since the decision (the row is then superseded: a new decision follows)."""
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)
@@ -522,4 +674,4 @@ def _message_for(
         working_days_to(row.due, row.decided_on, calendar),
         previous,
     )
-    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case.key), base_url)
+    return reminder, case.key
