@@ -289,7 +289,8 @@ _RECURRENCE = re.compile(r"\((\d+)\)$")
 def _in_sentence(text: str) -> str:
     """Lower-case the first letter after a colon ("Due today: written statement of action"),
     but not an acronym's ("DfE progress review", "ILACS inspection")."""
-    if len(text) > 1 and text[0].isupper() and text[1].islower():
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
         return text[0].lower() + text[1:]
     return text
 

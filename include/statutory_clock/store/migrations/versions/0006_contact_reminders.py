@@ -24,9 +24,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("contact") as batch:
         batch.add_column(
-            sa.Column(
-                "reminders", sa.String(20), nullable=False, server_default=sa.text("'each'")
-            )
+            sa.Column("reminders", sa.String(20), nullable=False, server_default=sa.text("'each'"))
         )
 
 
