@@ -11,6 +11,12 @@ Two steps, each idempotent:
    lost, the send raises, the row stays as it was and the batch stops (the task fails and
    Airflow retries); nothing is lost and nothing sent twice.
 
+Daily digest: a contact who chose it (``contact.reminders`` is ``daily digest``) still has one
+ledger row per reminder (the exactly-once key is unchanged); at send time that recipient's
+reminder rows decided on the same day are sent as one email, in one transaction that locks them
+all and marks them sent with the one Message-ID (:func:`digest_message_id`). Board packs are
+never digested.
+
 Poison rows: a message that cannot be built safely from the register's data (a name with a
 line break, an address ending in a newline; see :mod:`statutory_clock.mail_headers`) or that
 the relay refuses (``550`` for one recipient) is marked ``failed`` on its own row, with the
