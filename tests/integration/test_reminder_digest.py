@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from devtools.mailcatcher import MailCatcher
 from statutory_clock.reminders import load_policy
 from statutory_clock.store import register
+from statutory_clock.store.casefile import CaseFileError, dump_case_file, parse_case_text
 from statutory_clock.store.contacts import set_reminders
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import AuditEvent, ReminderLedger
@@ -212,3 +213,24 @@ def test_a_bad_choice_or_contact_is_refused_in_one_line(demo, contact, choice, m
     with pytest.raises(register.RegisterError) as refused, transaction(demo) as session:
         set_reminders(session, "croydon-2017", contact, choice, "pm")
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_the_choice_travels_in_the_case_file(register_engine, tmp_path):
+    text = (DEMO / "croydon-2017.yaml").read_text(encoding="utf-8")
+    barbara = "  - name: Barbara Peacock\n"
+    edited = tmp_path / "croydon-2017.yaml"
+    edited.write_text(text.replace(barbara, f"{barbara}    reminders: daily digest\n"), "utf-8")
+    doc = seed_as_it_stood(edited)
+    with transaction(register_engine) as session:
+        register.import_case(session, doc, "tester", date(2017, 11, 1))
+        exported = register.export_case(register.get_case(session, "croydon-2017"))
+    (chose,) = [c for c in exported.contacts if c.name == "Barbara Peacock"]
+    assert chose.reminders == "daily digest"
+    assert {c.reminders for c in exported.contacts if c.name != "Barbara Peacock"} == {"each"}
+    assert "  reminders: daily digest\n" in dump_case_file(exported)
+
+    with pytest.raises(CaseFileError) as refused:
+        parse_case_text(text.replace(barbara, f"{barbara}    reminders: weekly\n"), "x.yaml")
+    assert str(refused.value).endswith(
+        "reminders: 'weekly' is not valid here (expected one of each, daily digest)"
+    )
