@@ -234,3 +234,28 @@ def test_the_choice_travels_in_the_case_file(register_engine, tmp_path):
     assert str(refused.value).endswith(
         "reminders: 'weekly' is not valid here (expected one of each, daily digest)"
     )
+
+
+def test_the_command_line_sets_the_choice_and_case_show_says_it(tmp_path):
+    from tests.integration.test_register_cli import run
+
+    db = tmp_path / "register.db"
+    assert run(db, "demo", "load", "--as-of", "2017-10-02").returncode == 0
+    chose = run(db, "case", "reminders", "croydon-2017", "Barbara Peacock", "daily-digest")
+    assert chose.returncode == 0, chose.stderr
+    assert chose.stdout.strip() == (
+        "Barbara Peacock of croydon-2017 now gets one email a day listing every reminder for "
+        "them (was: each)."
+    )
+    shown = run(db, "case", "show", "croydon-2017", "--as-of", "2017-10-02").stdout
+    assert "  Barbara Peacock, " in shown and shown.count("; reminders daily digest") == 1
+    trail = run(db, "case", "audit", "croydon-2017").stdout
+    assert "contact changed" in trail and "each -> daily digest" in trail
+    for args, problem in [
+        (("Barbara Peacock", "weekly"), "argument choice: invalid choice: 'weekly'"),
+        (("Nobody", "each"), "contact: 'Nobody' is not a contact of case croydon-2017"),
+        (("Barbara\nPeacock", "each"), "argument contact: 'Barbara\\nPeacock' contains a line"),
+    ]:
+        refused = run(db, "case", "reminders", "croydon-2017", *args)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert len(refused.stderr.splitlines()) == 1 and problem in refused.stderr, refused.stderr
