@@ -60,7 +60,7 @@ from statutory_clock.reminders import (
     still_relevant,
     working_days_to,
 )
-from statutory_clock.rules import load_rulebooks
+from statutory_clock.rules import bundled_rulebooks
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
@@ -160,10 +160,12 @@ def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]
 
 def short_labels() -> dict[str, str]:
     """Each rule's ``short_label`` (for subject lines), by the rule reference a milestone
-    carries ("ilacs.written_statement_of_action"); rules without one are left out."""
+    carries ("ilacs.written_statement_of_action"); rules without one are left out. From the
+    rulebooks as shipped (cached once per process): an operator's overlay changes timescales
+    and citations, not what a deadline is called."""
     return {
         rule.ref: rule.short_label
-        for book in load_rulebooks().values()
+        for book in bundled_rulebooks().values()
         for rule in book.rules
         if rule.short_label
     }
