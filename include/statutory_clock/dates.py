@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from statutory_clock.inputs import InputError, parse_day
@@ -27,3 +28,20 @@ def long_date(day: date) -> str:
 def short_date(day: date) -> str:
     """'Mon 11 Dec 2017': for tables."""
     return f"{day:%a} {day.day:>2} {day:%b %Y}"
+
+
+_ISO_DAY = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
+
+
+def written_dates(text: str) -> str:
+    """``text`` with each ISO date in it written out: basis lines stored in the register say
+    "70 working days after 2017-09-04 (publication)"; people read "... after Monday 4 September
+    2017 (publication)". Something shaped like a date that is not one is left as it is."""
+
+    def written(match: re.Match[str]) -> str:
+        try:
+            return long_date(date(*(int(part) for part in match.groups())))
+        except ValueError:
+            return match.group(0)
+
+    return _ISO_DAY.sub(written, text)

@@ -338,6 +338,7 @@ CASE_FILE_TEXT: dict[str, Rule] = {
     "contacts[].email": Email(),
     "contacts[].phone": Text(50),
     "contacts[].escalation_to": _CONTACT_NAME,
+    "contacts[].reminders": Text(20),
     "inspection.framework": Text(30),
     "inspection.title": Text(1_000),
     "inspection.notified": _DAY,

@@ -82,6 +82,7 @@ _NOTE = text_argument(LONG_TEXT, multi_line=True)
 _REASON = text_argument(REASON)
 _PERSON = text_argument(PERSON)
 _BY = text_argument(BY)
+_CONTACT = text_argument(140)  # a contact's name (inputs._CONTACT_NAME)
 _URL = text_argument(2_000)
 
 
@@ -161,6 +162,20 @@ def add_register_commands(sub: Any, iso_date: Callable[[str], date]) -> None:
     reopen.add_argument("--reason", required=True, type=_REASON, help="why the case is reopening")
     reopen.add_argument("--expected-version", type=_VERSION)
     common(reopen)
+    reminders = case_sub.add_parser(
+        "reminders",
+        help="how one contact gets reminders: one email each, or one email a day (a digest)",
+    )
+    reminders.add_argument("key", type=_KEY)
+    reminders.add_argument("contact", type=_CONTACT, help="the contact's name, as in the case")
+    reminders.add_argument(
+        "choice",
+        choices=("each", "daily-digest"),
+        help="each: one email per reminder (the default); daily-digest: one email a day "
+        "listing every reminder for them",
+    )
+    reminders.add_argument("--expected-version", type=_VERSION)
+    common(reminders)
     audit = case_sub.add_parser("audit", help="the audit trail of a case")
     audit.add_argument("key", type=_KEY)
     common(audit)
@@ -558,7 +573,21 @@ def _case_show(args: argparse.Namespace) -> str:
     view = _write(engine, lambda s: case_view(s, args.key, today))
     if args.format == "json":
         return json.dumps(case_json(view), indent=2, ensure_ascii=False)
-    return _case_table(view)
+    return "\n".join([_case_table(view), "", *_write(engine, lambda s: _contacts(s, args.key))])
+
+
+def _contacts(session: Any, key: str) -> list[str]:
+    """The case's contacts with how each gets reminders (``statclock case reminders``)."""
+    from statutory_clock.store.reading import get_case
+
+    contacts = get_case(session, key).contacts
+    lines = [f"{len(contacts)} contacts (reminders: each, or one daily digest email)"]
+    for c in contacts:
+        role = f", {c.role}" if c.role else ""
+        lines.append(
+            f"  {c.name}{role}: {c.email or 'no email address'}; reminders {c.reminders or 'each'}"
+        )
+    return lines
 
 
 def _case_table(view: CaseView) -> str:
@@ -770,6 +799,27 @@ def _action_update(args: argparse.Namespace) -> str:
     )
 
 
+def _case_reminders(args: argparse.Namespace) -> str:
+    from statutory_clock.store.contacts import set_reminders
+
+    engine = _engine(args)
+    choice = args.choice.replace("-", " ")  # "daily-digest" on the command line
+    change = _write(
+        engine,
+        lambda s: set_reminders(
+            s, args.key, args.contact, choice, _actor(args), args.expected_version
+        ),
+    )
+    how = (
+        "one email a day listing every reminder for them"
+        if change.new == "daily digest"
+        else "one email per reminder"
+    )
+    if not change.changed:
+        return f"{change.contact} of {change.case_key} already gets {how}; nothing changed."
+    return f"{change.contact} of {change.case_key} now gets {how} (was: {change.old})."
+
+
 def _milestone_adjust(args: argparse.Namespace) -> str:
     from statutory_clock.store import register
 
@@ -914,6 +964,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], str]] = {
     ("case", "export"): _case_export,
     ("case", "list"): _case_list,
     ("case", "show"): _case_show,
+    ("case", "reminders"): _case_reminders,
     ("case", "event"): _case_event,
     ("case", "recompute"): _case_recompute,
     ("case", "audit"): _case_audit,

@@ -11,28 +11,44 @@ run, the SMTP server down for a day) are superseded, not sent in a burst.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import cache
-from html import escape
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
+from statutory_clock.addresses import PAGES_PREFIX
 from statutory_clock.calendar import WorkingDayCalendar
-from statutory_clock.dates import long_date
+from statutory_clock.council_names import short_council_name
+from statutory_clock.dates import long_date, written_dates
+from statutory_clock.email_layout import (
+    Block,
+    Divider,
+    Heading,
+    Inset,
+    Link,
+    Paragraph,
+    Rendered,
+    SummaryList,
+    SummaryRow,
+    clean,
+    render,
+)
 from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 
 CHANGED = "deadline_changed"
-# Characters of a title and of a council's name kept in a subject line: with the words and
-# the date around them, the longest subject still fits in mail_headers.MAX_SUBJECT.
-SUBJECT_TITLE = 90
-SUBJECT_AUTHORITY = 80
+# A subject line is shorter than this, always: Outlook's inbox list and a phone's lock screen
+# show about 60-80 characters. Of it, a council's short name gets at most SUBJECT_COUNCIL.
+MAX_SUBJECT_LINE = 79
+SUBJECT_COUNCIL = 24
 
 
 class PolicyError(ValueError):
@@ -157,6 +173,10 @@ class ReminderItem:
     # The last working day on or before ``due``: when the due date is a weekend or a bank
     # holiday the council acts by the working day before, and the lead times count from it.
     act_by: date | None = None
+    # A few words for the subject line: the rule's ``short_label`` from the rulebook (e.g.
+    # "Written statement of action"); None to use the title.
+    label: str | None = None
+    escalation: str | None = None  # the escalation contact's name, if the owner has one
 
     @property
     def acts_by(self) -> date:
@@ -244,16 +264,146 @@ def _when(reminder: Reminder) -> str:
     return f"overdue by {-days} working day{'s' if days != -1 else ''}"
 
 
-def subject_for(reminder: Reminder) -> str:
-    """The subject line; each value from the register is made safe and capped on its own, so a
-    very long name cannot push the date out of the subject."""
-    item = reminder.item
-    title = header_text(item.title, SUBJECT_TITLE)
-    authority = header_text(item.authority, SUBJECT_AUTHORITY)
+def when_words(reminder: Reminder) -> str:
+    """What a subject and a heading lead with: "Due in 5 working days", "Due today",
+    "Overdue by 1 working day", "Deadline changed"."""
     if reminder.kind == CHANGED:
-        return f"Deadline changed: {title}, now {long_date(item.due)} ({authority})"
-    prefix = "Overdue" if reminder.working_days < 0 else "Reminder"
-    return f"{prefix}: {title}, {_when(reminder)}, {long_date(item.due)} ({authority})"
+        return "Deadline changed"
+    when = _when(reminder)
+    return when[0].upper() + when[1:]
+
+
+def short_title(item: ReminderItem) -> str:
+    """The rule's short label (with the number of a recurring milestone, "Monitoring visit
+    (2)"), else the title; one line, visible characters only."""
+    title = clean(item.title)
+    if not item.label:
+        return title
+    number = _RECURRENCE.search(title)
+    return clean(item.label) + (f" ({number.group(1)})" if number else "")
+
+
+_RECURRENCE = re.compile(r"\((\d+)\)$")
+
+
+def _in_sentence(text: str) -> str:
+    """Lower-case the first letter after a colon ("Due today: written statement of action"),
+    but not an acronym's ("DfE progress review", "ILACS inspection")."""
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def subject_for(reminder: Reminder) -> str:
+    """The subject line, under :data:`MAX_SUBJECT_LINE` characters whatever the register holds:
+    "Due in 5 working days: written statement of action – Croydon".
+
+    The when is never cut; the council's short name and then the title are capped to fit
+    (each made safe on its own by ``header_text``), so a very long name cannot push the when
+    or the council out of the subject.
+    """
+    when = when_words(reminder)
+    council = header_text(short_council_name(reminder.item.authority), SUBJECT_COUNCIL)
+    room = MAX_SUBJECT_LINE - len(when) - len(": ") - len(" – ") - len(council)
+    what = header_text(_in_sentence(short_title(reminder.item)), max(room, 1))
+    return f"{when}: {what} – {council}"
+
+
+def council_link(case_key: str, base_url: str) -> str:
+    """The council's page in statclock's UI: ``{base}/statclock/councils/{case key}``."""
+    return f"{base_url.rstrip('/')}{PAGES_PREFIX}/councils/{quote(case_key, safe='')}"
+
+
+def _sentence(text: str) -> str:
+    text = clean(text).rstrip()
+    return text if text.endswith((".", "!", "?", ")", "…")) or not text else text + "."
+
+
+def _role(item: ReminderItem, recipient: str) -> str:
+    if recipient == item.owner_email:
+        return "as the owner of this deadline"
+    if recipient == item.escalation_email:
+        return "as the escalation contact for this deadline"
+    return "as the improvement programme manager"
+
+
+def reminder_blocks(
+    reminder: Reminder, recipient: str, base_url: str | None, level: int = 1
+) -> list[Block]:
+    """What one reminder says, as blocks: the single email's whole body (``level`` 1), or one
+    section of a digest (``level`` 2: its heading one level down, and so on)."""
+    item = reminder.item
+    blocks: list[Block] = [
+        Heading(f"{when_words(reminder)}: {short_title(item)}", level),
+        Paragraph(f"{item.authority}, case {item.case_key}"),
+    ]
+    if reminder.kind == CHANGED:
+        lines = [f"It was {long_date(reminder.previous_due)}."] if reminder.previous_due else []
+        lead = f"Now due {long_date(item.due)}"
+    else:
+        was = "Was due" if reminder.working_days < 0 else "Due"
+        lines, lead = [], f"{was} {long_date(item.due)}"
+    if item.acts_by != item.due:
+        lines.append(
+            f"Act by {long_date(item.acts_by)}: {long_date(item.due)} is not a working day."
+        )
+    blocks.append(Inset(lead, tuple(lines)))
+    section = level + 1
+    blocks += [Heading("What is needed", section), Paragraph(_sentence(item.needed))]
+    if item.basis:
+        blocks += [
+            Heading("How the date is worked out", section),
+            Paragraph(_sentence(written_dates(item.basis))),
+        ]
+    if item.source:
+        rule = f" (rule {item.rule})" if item.rule else ""
+        blocks += [Heading("Legal basis", section), Paragraph(_sentence(f"{item.source}{rule}"))]
+    if item.confidence == "unverified":
+        blocks.append(
+            Paragraph(
+                "This timescale is flagged as unverified in the rulebook: confirm it with the "
+                "Ofsted lead inspector before relying on it."
+            )
+        )
+    if reminder.working_days < 0 and reminder.kind != CHANGED:
+        blocks.append(
+            Paragraph(
+                "If it has happened, record the date so that the clock and the board pack are "
+                f"right: statclock case event {item.case_key} {item.item.split(':')[-1]} "
+                "YYYY-MM-DD"
+            )
+        )
+    owner = (item.owner or "The improvement programme manager", item.owner_email or "")
+    escalation = (
+        (item.escalation or "", item.escalation_email)
+        if item.escalation_email
+        else ("None named: overdue reminders go to the improvement programme manager",)
+    )
+    blocks.append(
+        SummaryList(
+            (
+                SummaryRow("Owner", tuple(v for v in owner if v)),
+                SummaryRow("Escalation contact", tuple(v for v in escalation if v)),
+            )
+        )
+    )
+    if base_url:
+        council = short_council_name(item.authority)
+        blocks.append(Link(f"Open {council} in statclock", council_link(item.case_key, base_url)))
+    return blocks
+
+
+def _council(reminder: Reminder) -> str:
+    return short_council_name(clean(reminder.item.authority))
+
+
+def _footer(recipient: str, role: str) -> Paragraph:
+    return Paragraph(
+        f"Sent by statclock to {recipient} {role}. The attached calendar entry keeps Outlook "
+        "up to date.",
+        small=True,
+    )
 
 
 def compose(
@@ -262,12 +412,18 @@ def compose(
     sender: str,
     sent_at: datetime,
     message_id: str | None = None,
+    base_url: str | None = None,
 ) -> EmailMessage:
-    """One email: plain text and HTML alternatives, with the deadline as an .ics attachment."""
+    """One email: plain text and HTML alternatives built from the same blocks
+    (:mod:`statutory_clock.email_layout`), with the deadline as an .ics attachment.
+
+    ``base_url`` is where people reach statclock (``addresses.base_url()``, passed in by the
+    caller so this stays pure); without it the email has no link to the council's page.
+    """
     item = reminder.item
-    lines = _body_lines(reminder)
+    subject = subject_for(reminder)
     msg = start_message(
-        subject=subject_for(reminder),
+        subject=subject,
         sender=sender,
         recipient=recipient,
         sent_at=sent_at,
@@ -278,15 +434,23 @@ def compose(
             ("X-Statclock-Reminder", f"{reminder.kind}; due-version {item.due_version}"),
         ],
     )
-    msg.set_content("\n".join(text for text, _ in lines) + "\n")
-    html = "".join(
-        f"<{tag}>{escape(text)}</{tag}>" if tag else "<hr>" for text, tag in lines if text
-    )
-    msg.add_alternative(
-        f'<!doctype html><html lang="en-GB"><body style="font-family: sans-serif">{html}'
-        "</body></html>",
-        subtype="html",
-    )
+    blocks = reminder_blocks(reminder, recipient, base_url)
+    blocks.append(_footer(recipient, _role(item, recipient)))
+    _set_body(msg, render(blocks, title=subject, preheader=_preheader(reminder)))
+    _attach_ics(msg, item, sent_at)
+    return sealed(msg)
+
+
+def _preheader(reminder: Reminder) -> str:
+    return f"{reminder.item.authority}: {long_date(reminder.item.due)}"
+
+
+def _set_body(msg: EmailMessage, parts: Rendered) -> None:
+    msg.set_content(parts.text)
+    msg.add_alternative(parts.html, subtype="html")
+
+
+def _attach_ics(msg: EmailMessage, item: ReminderItem, sent_at: datetime) -> None:
     msg.add_attachment(
         ics_for(item, sent_at).encode("utf-8"),
         maintype="text",
@@ -294,62 +458,74 @@ def compose(
         filename=safe_filename(f"{item.case_key}-{item.item.split(':')[-1]}.ics"),
         params={"method": "PUBLISH"},
     )
-    return sealed(msg)
 
 
-def _body_lines(reminder: Reminder) -> list[tuple[str, str]]:
-    item = reminder.item
-    head = (
-        f"The deadline for {item.title.rstrip('.')} has changed: it is now "
-        f"{long_date(item.due)}"
-        + (f" (it was {long_date(reminder.previous_due)})." if reminder.previous_due else ".")
-        if reminder.kind == CHANGED
-        else f"{item.title.rstrip('.')} is {_when(reminder)}: {long_date(item.due)}."
+def _urgency(reminder: Reminder) -> tuple[int, int, str, str]:
+    """Most urgent first: changed dates and overdue items, then the soonest due."""
+    first = 0 if reminder.kind == CHANGED else 1
+    return (first, reminder.working_days, reminder.item.case_key, reminder.item.item)
+
+
+def digest_subject(count: int, day: date) -> str:
+    """ "3 statutory deadlines to act on – Thursday 3 December 2026" (under 80 characters)."""
+    return f"{count} statutory deadline{'s' if count != 1 else ''} to act on – {long_date(day)}"
+
+
+def compose_digest(
+    reminders: Sequence[Reminder],
+    recipient: str,
+    sender: str,
+    sent_at: datetime,
+    day: date,
+    message_id: str,
+    base_url: str | None = None,
+) -> EmailMessage:
+    """One email for a contact who chose a daily digest: every reminder for them decided on
+    ``day``, most urgent first, each a section with the same blocks as its single email, and
+    each deadline's .ics attached."""
+    if not reminders:
+        raise ValueError("a digest needs at least one reminder")
+    ordered = sorted(reminders, key=_urgency)
+    subject = digest_subject(len(ordered), day)
+    msg = start_message(
+        subject=subject,
+        sender=sender,
+        recipient=recipient,
+        sent_at=sent_at,
+        message_id=message_id,
+        extra=[("X-Statclock-Digest", f"{len(ordered)} reminders; decided {day.isoformat()}")],
     )
-    lines: list[tuple[str, str]] = [
-        (f"{item.authority}: case {item.case_key}", "h2"),
-        (head, "p"),
-    ]
-    if item.acts_by != item.due:
-        lines.append(
-            (
-                f"Act by {long_date(item.acts_by)}: {long_date(item.due)} is not a working day.",
-                "p",
+    blocks: list[Block] = [
+        Heading(f"{len(ordered)} statutory deadline{'s' if len(ordered) != 1 else ''} to act on"),
+        Paragraph(
+            f"Your statclock reminders for {long_date(day)}, in one email as you asked, most "
+            "urgent first:"
+        ),
+        SummaryList(
+            tuple(
+                SummaryRow(
+                    when_words(r),
+                    (f"{short_title(r.item)} – {short_council_name(r.item.authority)}",),
+                )
+                for r in ordered
             )
-        )
-    lines.append((f"What is needed: {item.needed}", "p"))
-    if item.basis:
-        lines.append((f"How the date is worked out: {item.basis}.", "p"))
-    if item.source:
-        rule = f" (rule {item.rule})" if item.rule else ""
-        lines.append((f"Legal basis: {item.source}{rule}.", "p"))
-    if item.confidence == "unverified":
-        lines.append(
-            (
-                "This timescale is flagged as unverified in the rulebook: confirm it with "
-                "the Ofsted lead inspector before relying on it.",
-                "p",
-            )
-        )
-    if reminder.working_days < 0 and reminder.kind != CHANGED:
-        lines.append(
-            (
-                "If it has happened, record the date so that the clock and the board "
-                f"pack are right: statclock case event {item.case_key} "
-                f"{item.item.split(':')[-1]} YYYY-MM-DD",
-                "p",
-            )
-        )
-    owner = item.owner or "the improvement programme manager"
-    lines += [
-        ("", ""),
-        (
-            f"Sent by statclock to {owner} as the owner of this deadline. The attached calendar "
-            "entry keeps Outlook up to date.",
-            "p",
         ),
     ]
-    return lines
+    for reminder in ordered:
+        blocks.append(Divider())
+        blocks += reminder_blocks(reminder, recipient, base_url, level=2)
+    blocks += [
+        Divider(),
+        Paragraph(
+            f"Sent by statclock to {recipient}, who chose one email a day for these reminders. "
+            "Each deadline's calendar entry is attached and keeps Outlook up to date.",
+            small=True,
+        ),
+    ]
+    _set_body(msg, render(blocks, title=subject, preheader=f"Reminders for {long_date(day)}"))
+    for reminder in ordered:
+        _attach_ics(msg, reminder.item, sent_at)
+    return sealed(msg)
 
 
 def ics_for(item: ReminderItem, stamp: datetime) -> str:

@@ -101,3 +101,10 @@ class RagCounts:
 
     def __add__(self, other: RagCounts) -> RagCounts:
         return RagCounts(*(self.count(k) + other.count(k) for k in RAG_KEYS))
+
+
+# How a contact gets reminders (case files' ``contacts[].reminders``, the register's
+# ``contact.reminders``): one email per reminder, or one email a day listing them all.
+ReminderChoice = Literal["each", "daily digest"]
+REMINDER_CHOICES: tuple[ReminderChoice, ...] = get_args(ReminderChoice)
+DAILY_DIGEST: ReminderChoice = "daily digest"

@@ -129,6 +129,7 @@ def generated_case(draw: st.DrawFn) -> tuple[dict[str, Any], date]:
                 "email": draw(st.sampled_from([None, "pat@example.com", "o.brien@example.org"])),
                 "phone": draw(st.none() | st.just("020 7946 0000")),
                 "escalation_to": draw(st.none() | st.sampled_from(names)) if names else None,
+                "reminders": draw(st.sampled_from(["each", "daily digest"])),
             }
         )
         names.append(name)
@@ -645,6 +646,7 @@ def test_every_kind_of_difference_is_one_audit_row(register_engine):
             "email": None,
             "phone": None,
             "escalation_to": None,
+            "reminders": "each",
         }
     )
     ins["milestone_owners"] = {"publish_report": "New Person"}

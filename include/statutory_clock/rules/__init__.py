@@ -112,6 +112,8 @@ class Rule:
     # How a forecast on a non-working day moves (None: never moved, a council deadline);
     # the rule's own ``roll`` or DEFAULT_ROLL for its party.
     roll: Roll | None = None
+    # A few words for an email subject (e.g. "Written statement of action"); "" if none given.
+    short_label: str = ""
 
     def in_force(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
@@ -269,6 +271,7 @@ def _parse_rule(framework: str, r: Mapping[str, Any]) -> Rule:
         match_all=applies.get("match", "any") == "all",
         intervention=_intervention_condition(applies.get("intervention")),
         roll=r.get("roll", DEFAULT_ROLL[r["party"]]),
+        short_label=r.get("short_label", ""),
     )
 
 

@@ -87,6 +87,7 @@ class Contact:
     email: str | None = None
     phone: str | None = None
     escalation_to: str | None = None
+    reminders: str = "each"  # or "daily digest": one email a day (vocabulary.REMINDER_CHOICES)
 
     @classmethod
     def from_dict(cls, raw: ContactDict) -> Contact:
@@ -96,6 +97,7 @@ class Contact:
             email=raw["email"],
             phone=raw["phone"],
             escalation_to=raw["escalation_to"],
+            reminders=raw["reminders"],
         )
 
     def to_dict(self) -> ContactDict:
@@ -105,6 +107,7 @@ class Contact:
             "email": self.email,
             "phone": self.phone,
             "escalation_to": self.escalation_to,
+            "reminders": self.reminders,
         }
 
 

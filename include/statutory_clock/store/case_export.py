@@ -66,6 +66,7 @@ CONTACT_FIELDS = {
     "email": "email",
     "phone": "phone",
     "escalation_to": "escalation_contact",
+    "reminders": "reminders",
 }
 
 
@@ -76,6 +77,7 @@ def contact_doc(c: Contact) -> ContactDict:
         "email": c.email,
         "phone": c.phone,
         "escalation_to": c.escalation_contact,
+        "reminders": c.reminders,
     }
 
 

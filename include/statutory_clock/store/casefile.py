@@ -579,6 +579,7 @@ def normalise(raw: Mapping[str, Any]) -> CaseFileDict:
             "email": c.get("email"),
             "phone": c.get("phone"),
             "escalation_to": c.get("escalation_to"),
+            "reminders": c.get("reminders") or "each",
         }
         for c in raw.get("contacts") or []
     ]

@@ -38,6 +38,7 @@ class ContactDict(TypedDict):
     email: str | None
     phone: str | None
     escalation_to: str | None
+    reminders: str  # "each" | "daily digest" (vocabulary.REMINDER_CHOICES)
 
 
 class RecommendationDict(TypedDict):

@@ -60,6 +60,9 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(50))
     escalation_contact: Mapped[str | None] = mapped_column(String(200))  # a contact's name
+    # How reminders reach them (migration 0006): "each" (one email per reminder) or
+    # "daily digest" (one email a day listing them all; statutory_clock.store.outbox).
+    reminders: Mapped[str] = mapped_column(String(20), default="each")
 
 
 class Inspection(Base):

@@ -11,6 +11,12 @@ Two steps, each idempotent:
    lost, the send raises, the row stays as it was and the batch stops (the task fails and
    Airflow retries); nothing is lost and nothing sent twice.
 
+Daily digest: a contact who chose it (``contact.reminders`` is ``daily digest``) still has one
+ledger row per reminder (the exactly-once key is unchanged); at send time that recipient's
+reminder rows decided on the same day are sent as one email, in one transaction that locks them
+all and marks them sent with the one Message-ID (:func:`digest_message_id`). Board packs are
+never digested.
+
 Poison rows: a message that cannot be built safely from the register's data (a name with a
 line break, an address ending in a newline; see :mod:`statutory_clock.mail_headers`) or that
 the relay refuses (``550`` for one recipient) is marked ``failed`` on its own row, with the
@@ -40,6 +46,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from statutory_clock import addresses
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.mail_headers import header_text, message_id, sender_address
 from statutory_clock.reminders import (
@@ -48,16 +55,19 @@ from statutory_clock.reminders import (
     ReminderItem,
     ReminderPolicy,
     compose,
+    compose_digest,
     decide_all,
     still_relevant,
     working_days_to,
 )
+from statutory_clock.rules import bundled_rulebooks
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.channels import email_rows, is_email_recipient
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import BoardPack, Contact, Inspection, ReminderLedger
 from statutory_clock.store.read_model import FINISHED, timeline
 from statutory_clock.store.reading import calendar_for
+from statutory_clock.vocabulary import DAILY_DIGEST
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
@@ -95,6 +105,7 @@ class SendReport:
     sent: int
     skipped: int  # already sent or superseded by another worker meanwhile
     failures: tuple[SendFailure, ...] = ()
+    digests: int = 0  # daily digest emails among those sent (each carries several rows)
 
     @property
     def failed(self) -> int:
@@ -148,6 +159,19 @@ def _emails(contacts: Sequence[Contact]) -> tuple[dict[str, str], dict[str, str]
     return email, {name: email[to] for name, to in escalation.items() if to in email}
 
 
+def short_labels() -> dict[str, str]:
+    """Each rule's ``short_label`` (for subject lines), by the rule reference a milestone
+    carries ("ilacs.written_statement_of_action"); rules without one are left out. From the
+    rulebooks as shipped (cached once per process): an operator's overlay changes timescales
+    and citations, not what a deadline is called."""
+    return {
+        rule.ref: rule.short_label
+        for book in bundled_rulebooks().values()
+        for rule in book.rules
+        if rule.short_label
+    }
+
+
 def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> list[ReminderItem]:
     """Every milestone and dated action plan item of a case, as reminder items.
 
@@ -157,6 +181,11 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
     its date the owner is still told it is coming.
     """
     email, escalation = _emails(case.contacts)
+    # The escalation contact's name beside the address, for the email's "Escalation contact".
+    escalation_name = {
+        c.name: c.escalation_contact for c in case.contacts if c.escalation_contact in email
+    }
+    labels = short_labels()
     authority = case.local_authority.name
     statuses = {e.id: e.status for e in timeline(case, as_of, calendar)}
     items = []
@@ -179,6 +208,8 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 escalation_email=escalation.get(m.owner or ""),
                 done=statuses[m.milestone_id] in FINISHED | {"not_recorded"},
                 act_by=calendar.working_day_on_or_before(m.effective_due),
+                label=labels.get(m.rule),
+                escalation=escalation_name.get(m.owner or ""),
             )
         )
     for a in case.actions:
@@ -206,6 +237,7 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
                 escalation_email=escalation.get(a.lead_officer or ""),
                 done=a.status == "complete" or not case.open,
                 act_by=calendar.working_day_on_or_before(a.target_date),
+                escalation=escalation_name.get(a.lead_officer or ""),
             )
         )
     return items
@@ -307,6 +339,7 @@ def send_pending(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     item_prefix: str | None = None,
     compose_pack: PackComposer | None = None,
+    base_url: str | None = None,
 ) -> SendReport:
     """Send every pending ledger row, and every failed one with attempts left (those whose item
     starts with ``item_prefix``, if given), each in its own transaction (see the module
@@ -315,8 +348,13 @@ def send_pending(
     Board-pack rows are sent only with ``compose_pack`` (the board-pack package's composer,
     :func:`statutory_clock.board_pack.assemble.compose_pack_email`): the ledger does not know
     how a pack becomes an email. Without it they are left pending for a run that has it.
+
+    ``base_url`` is where people reach statclock, for each email's link to its council's page:
+    ``$STATCLOCK_BASE_URL`` (:func:`statutory_clock.addresses.base_url`) unless given.
     """
     sender = sender_address(sender)  # a bad configured sender stops the batch before any row
+    # Like the sender: a bad setting stops the batch before any row, with one line naming it.
+    link_base = base_url or addresses.base_url()
     query = select(ReminderLedger.id).where(
         or_(
             ReminderLedger.state == "pending",
@@ -330,9 +368,16 @@ def send_pending(
         query = query.where(~ReminderLedger.item.startswith(PACK_PREFIX))
     with transaction(engine) as session:
         ids = session.execute(query.order_by(ReminderLedger.id)).scalars().all()
-    sent = skipped = 0
+        units = _units(session, ids)
+    sent = skipped = digests = 0
     failures: list[SendFailure] = []
-    for row_id in ids:
+    for unit in units:
+        if len(unit) > 1:
+            done = _send_digest(engine, unit, send, sender, now, link_base, failures)
+            sent, skipped = sent + done.sent, skipped + done.skipped
+            digests += done.digest
+            continue
+        (row_id,) = unit
         with transaction(engine) as session:
             row = session.execute(
                 select(ReminderLedger)
@@ -343,7 +388,7 @@ def send_pending(
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
             try:
-                message = _message_for(session, row, sender, now(), compose_pack)
+                message = _message_for(session, row, sender, now(), compose_pack, link_base)
             except SQLAlchemyError:
                 raise  # the register itself is in trouble: not this row's fault
             except Exception as error:
@@ -368,7 +413,139 @@ def send_pending(
             row.message_id = str(message["Message-ID"])
             row.attempts = (row.attempts or 0) + 1
         sent += 1
-    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures))
+    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures), digests=digests)
+
+
+# -- the daily digest ------------------------------------------------------------------------
+
+
+def _units(session: Session, ids: Sequence[int]) -> list[tuple[int, ...]]:
+    """The rows to send, as units of work in ledger order: one row each, except that the
+    reminder rows of a contact who chose a daily digest, decided on the same day, are one unit
+    (one email). Only email recipients of reminders: board packs and any other channel sharing
+    the ledger are never digested."""
+    groups: dict[tuple[str, date], list[int]] = {}
+    if ids:
+        chosen = session.execute(
+            select(ReminderLedger.id, ReminderLedger.recipient, ReminderLedger.decided_on)
+            .join(
+                Contact,
+                (Contact.inspection_id == ReminderLedger.inspection_id)
+                & (Contact.email == ReminderLedger.recipient),
+            )
+            .where(
+                ReminderLedger.id.in_(list(ids)),
+                Contact.reminders == DAILY_DIGEST,
+                or_(*(ReminderLedger.item.startswith(p) for p in REMINDER_ITEMS)),
+                ReminderLedger.recipient.contains("@"),
+            )
+        ).all()
+        for row_id, recipient, decided_on in chosen:
+            group = groups.setdefault((recipient, decided_on), [])
+            if row_id not in group:  # two contacts of a case may share an address
+                group.append(row_id)
+    unit_of = {row_id: tuple(sorted(g)) for g in groups.values() for row_id in g}
+    units: dict[tuple[int, ...], None] = {}
+    for row_id in ids:
+        units.setdefault(unit_of.get(row_id, (row_id,)), None)
+    return list(units)
+
+
+@dataclass(frozen=True)
+class _Tally:
+    sent: int
+    skipped: int
+    digest: bool = False  # sent as a digest (two or more rows in one email)
+
+
+def digest_message_id(rows: Sequence[ReminderLedger]) -> str:
+    """A digest's Message-ID: from its rows' ids, so the same rows give the same ID on a retry
+    (a receiving system can de-duplicate a resend, as for a single reminder)."""
+    ids = sorted(row.id for row in rows)
+    return message_id(ids[0], *ids, rows[0].recipient, prefix="d")
+
+
+def _send_digest(
+    engine: Engine,
+    unit: Sequence[int],
+    send: Callable[[EmailMessage], None],
+    sender: str,
+    now: Callable[[], datetime],
+    base_url: str | None,
+    failures: list[SendFailure],
+) -> _Tally:
+    """One email for the rows of ``unit`` (one recipient, one day), in one transaction: every
+    row locked, each reminder built on its own (a row that cannot be built is marked failed
+    and the rest still go), then sent once and every row in it marked sent with the one
+    Message-ID. A refusal by the relay marks each row failed; a lost connection raises and
+    leaves them all as they were."""
+    with transaction(engine) as session:
+        rows = [
+            row
+            for row in session.execute(
+                select(ReminderLedger)
+                .where(ReminderLedger.id.in_(list(unit)))
+                .order_by(ReminderLedger.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+            if _sendable(row)
+        ]
+        skipped = len(unit) - len(rows)  # another worker has them, or they went meanwhile
+        at = now()
+        built: list[tuple[ReminderLedger, Reminder, str]] = []
+        for row in rows:
+            try:
+                found = _reminder_for(session, row)
+                if found is not None:
+                    reminder, case_key = found
+                    # Built alone first, as its own email would be: whatever in this row's
+                    # data cannot be sent safely fails this row only.
+                    compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key))
+            except SQLAlchemyError:
+                raise
+            except Exception as error:
+                failures.append(_fail(session, row, error))
+                continue
+            if found is None:
+                row.state = "superseded"
+                skipped += 1
+                continue
+            built.append((row, *found))
+        if not built:
+            return _Tally(0, skipped)
+        try:
+            if len(built) == 1:
+                row, reminder, case_key = built[0]
+                message = compose(
+                    reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url
+                )
+            else:
+                message = compose_digest(
+                    [reminder for _, reminder, _ in built],
+                    built[0][0].recipient,
+                    sender,
+                    at,
+                    built[0][0].decided_on,
+                    digest_message_id([row for row, _, _ in built]),
+                    base_url,
+                )
+            send(message)
+        except SQLAlchemyError:
+            raise
+        except (smtplib.SMTPException, OSError) as error:
+            if not refused_by_relay(error):
+                raise  # the server is gone: every row stays as it was
+            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            return _Tally(0, skipped)
+        except Exception as error:
+            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            return _Tally(0, skipped)
+        sent_at = now()
+        for row, _, _ in built:
+            row.state, row.sent_at = "sent", sent_at
+            row.message_id = str(message["Message-ID"])
+            row.attempts = (row.attempts or 0) + 1
+    return _Tally(len(built), skipped, digest=len(built) > 1)
 
 
 def _sendable(row: ReminderLedger) -> bool:
@@ -451,11 +628,22 @@ def _message_for(
     sender: str,
     at: datetime,
     compose_pack: PackComposer | None,
+    base_url: str | None = None,
 ) -> EmailMessage | None:
     if row.item.startswith(PACK_PREFIX):
         if compose_pack is None:  # not selected without one (see send_pending)
             raise RuntimeError("a board-pack row needs the pack composer")
         return _pack_message(session, row, sender, at, compose_pack)
+    found = _reminder_for(session, row)
+    if found is None:
+        return None
+    reminder, case_key = found
+    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url)
+
+
+def _reminder_for(session: Session, row: ReminderLedger) -> tuple[Reminder, str] | None:
+    """The reminder a ledger row stands for, and its case's key; None if the item moved, went
+    or was done since the decision (the row is then superseded: a new decision follows)."""
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)
@@ -498,4 +686,4 @@ def _message_for(
         working_days_to(row.due, row.decided_on, calendar),
         previous,
     )
-    return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case.key))
+    return reminder, case.key
