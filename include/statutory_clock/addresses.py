@@ -1,6 +1,7 @@
 """Where people reach statclock: the UI's base address (``$STATCLOCK_BASE_URL``), the prefix the
-programme manager's page is mounted at, and a calendar feed's path. One place, so that the
-command line (``statclock feed url``) and the page print the same addresses.
+programme manager's page is mounted at, a council's page and a calendar feed's path. One place,
+so that the command line (``statclock feed url``), the page, the calendar feeds, the reminder
+emails and the chat notices all give the same addresses.
 """
 
 from __future__ import annotations
@@ -52,3 +53,14 @@ def feed_path(name: str, token: str) -> str:
     """A feed's path under the page's root: ``/feeds/{name}.ics?token=...`` (``name``: a case
     key, or "portfolio")."""
     return f"/feeds/{quote(name, safe='')}.ics?token={token}"
+
+
+def council_path(key: str) -> str:
+    """A council's page under the page's root: ``/councils/{key}``."""
+    return f"/councils/{quote(key, safe='')}"
+
+
+def council_page(base: str, key: str) -> str:
+    """A council's page in full: ``{base}/statclock/councils/{key}`` (``base``: see
+    :func:`base_url`)."""
+    return f"{base.rstrip('/')}{PAGES_PREFIX}{council_path(key)}"

@@ -29,6 +29,7 @@ from functools import lru_cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from statutory_clock.addresses import council_path
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.dates import long_date
 from statutory_clock.ical import calendar, deadline_event
@@ -108,7 +109,7 @@ def open_cases(
 def council_page(pages: str | None, key: str) -> str | None:
     """The council's page under ``pages`` (the app's root, e.g.
     ``http://localhost:8080/statclock``), if known."""
-    return f"{pages.rstrip('/')}/councils/{key}" if pages else None
+    return f"{pages.rstrip('/')}{council_path(key)}" if pages else None
 
 
 def council_name(authority: str) -> str:

@@ -21,11 +21,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 
-from statutory_clock.addresses import PAGES_PREFIX
+from statutory_clock.addresses import council_page
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.council_names import short_council_name
 from statutory_clock.dates import long_date, written_dates
@@ -310,11 +309,6 @@ def subject_for(reminder: Reminder) -> str:
     return f"{when}: {what} – {council}"
 
 
-def council_link(case_key: str, base_url: str) -> str:
-    """The council's page in statclock's UI: ``{base}/statclock/councils/{case key}``."""
-    return f"{base_url.rstrip('/')}{PAGES_PREFIX}/councils/{quote(case_key, safe='')}"
-
-
 def _sentence(text: str) -> str:
     text = clean(text).rstrip()
     return text if text.endswith((".", "!", "?", ")", "…")) or not text else text + "."
@@ -390,7 +384,7 @@ def reminder_blocks(
     )
     if base_url:
         council = short_council_name(item.authority)
-        blocks.append(Link(f"Open {council} in statclock", council_link(item.case_key, base_url)))
+        blocks.append(Link(f"Open {council} in statclock", council_page(base_url, item.case_key)))
     return blocks
 
 

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from statutory_clock.addresses import council_page
 from statutory_clock.council_names import short_council_name
 from statutory_clock.dates import written_dates
 from statutory_clock.email_layout import (
@@ -34,7 +35,6 @@ from statutory_clock.reminders import (
     ReminderItem,
     compose,
     compose_digest,
-    council_link,
     digest_subject,
     subject_for,
 )
@@ -245,7 +245,7 @@ def test_both_parts_say_the_same_facts_in_the_same_order_with_written_dates(kind
         assert positions == sorted(positions), body
         assert not ISO_DATE.search(body), ISO_DATE.search(body)
     assert not ISO_DATE.search(html)
-    link = council_link("croydon-2017", BASE)
+    link = council_page(BASE, "croydon-2017")
     assert link == f"{BASE}/statclock/councils/croydon-2017"
     assert visible.hrefs == [link] and f"Open Croydon in statclock: {link}" in text
 
@@ -279,7 +279,7 @@ def test_register_values_are_escaped_and_made_one_line():
 
 
 def test_a_case_key_is_quoted_in_the_link():
-    assert council_link("a b/c", BASE + "/") == f"{BASE}/statclock/councils/a%20b%2Fc"
+    assert council_page(BASE + "/", "a b/c") == f"{BASE}/statclock/councils/a%20b%2Fc"
 
 
 def test_the_ics_headers_and_message_id_are_kept():
@@ -337,9 +337,9 @@ def test_a_digest_has_a_section_per_reminder_most_urgent_first():
         assert all(p >= 0 for p in positions) and positions == sorted(positions), body
         assert not ISO_DATE.search(body)
     assert visible.hrefs == [
-        council_link("croydon-2017", BASE),
-        council_link("tower-hamlets-2017", BASE),
-        council_link("croydon-2017", BASE),
+        council_page(BASE, "croydon-2017"),
+        council_page(BASE, "tower-hamlets-2017"),
+        council_page(BASE, "croydon-2017"),
     ]
 
 

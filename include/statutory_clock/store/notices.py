@@ -30,15 +30,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from urllib.parse import quote
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from statutory_clock.addresses import PAGES_PREFIX, base_url
+from statutory_clock.addresses import base_url, council_page
 from statutory_clock.calendar import WorkingDayCalendar
-from statutory_clock.calendar_feed import council_page
 from statutory_clock.chat_notices import ChatNotice, PostRefused, is_notice_kind
 from statutory_clock.mail_headers import header_text, message_id, sealed, start_message
 from statutory_clock.reminders import CHANGED, ReminderPolicy, still_relevant, working_days_to
@@ -171,9 +169,9 @@ def _supersede_stale(
 
 def council_url(key: str) -> str:
     """The council's page in statclock, from ``$STATCLOCK_BASE_URL``."""
-    page = council_page(f"{base_url()}{PAGES_PREFIX}", quote(key, safe=""))
-    assert page is not None  # base_url() has a default
-    return page
+    base = base_url()
+    assert base is not None  # base_url() has a default
+    return council_page(base, key)
 
 
 def post_pending(
