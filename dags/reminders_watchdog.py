@@ -74,6 +74,7 @@ def reminders_watchdog() -> None:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from statclock_airflow.mail import smtp_sender
+        from statutory_clock.addresses import base_url
         from statutory_clock.store.watchdog import (
             Verdict,
             alert_already_sent,
@@ -92,7 +93,7 @@ def reminders_watchdog() -> None:
             raise AirflowSkipException(f"No alert: one was sent for {as_of:%A %-d %B %Y} already.")
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
-            send(alert_message(as_of, manager, sender, found))
+            send(alert_message(as_of, manager, sender, found, base_url()))
         record_alert(engine, as_of, "reminders_watchdog DAG", manager)
         return f"ALERT sent to {manager}: reminders for {as_of.isoformat()}: {found.value}."
 

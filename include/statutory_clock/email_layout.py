@@ -25,6 +25,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from html import escape
 from urllib.parse import urlsplit
 
@@ -118,6 +119,12 @@ def clean(value: object, limit: int = MAX_VALUE) -> str:
     if len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
     return text
+
+
+def set_body(message: EmailMessage, parts: Rendered) -> None:
+    """Give ``message`` both parts: plain text first, the HTML as its alternative."""
+    message.set_content(parts.text)
+    message.add_alternative(parts.html, subtype="html")
 
 
 def render(blocks: Sequence[Block], *, title: str, preheader: str = "") -> Rendered:

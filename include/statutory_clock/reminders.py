@@ -35,11 +35,11 @@ from statutory_clock.email_layout import (
     Inset,
     Link,
     Paragraph,
-    Rendered,
     SummaryList,
     SummaryRow,
     clean,
     render,
+    set_body,
 )
 from statutory_clock.mail_headers import header_text, safe_filename, sealed, start_message
 
@@ -430,18 +430,13 @@ def compose(
     )
     blocks = reminder_blocks(reminder, recipient, base_url)
     blocks.append(_footer(recipient, _role(item, recipient)))
-    _set_body(msg, render(blocks, title=subject, preheader=_preheader(reminder)))
+    set_body(msg, render(blocks, title=subject, preheader=_preheader(reminder)))
     _attach_ics(msg, item, sent_at)
     return sealed(msg)
 
 
 def _preheader(reminder: Reminder) -> str:
     return f"{reminder.item.authority}: {long_date(reminder.item.due)}"
-
-
-def _set_body(msg: EmailMessage, parts: Rendered) -> None:
-    msg.set_content(parts.text)
-    msg.add_alternative(parts.html, subtype="html")
 
 
 def _attach_ics(msg: EmailMessage, item: ReminderItem, sent_at: datetime) -> None:
@@ -516,7 +511,7 @@ def compose_digest(
             small=True,
         ),
     ]
-    _set_body(msg, render(blocks, title=subject, preheader=f"Reminders for {long_date(day)}"))
+    set_body(msg, render(blocks, title=subject, preheader=f"Reminders for {long_date(day)}"))
     for reminder in ordered:
         _attach_ics(msg, reminder.item, sent_at)
     return sealed(msg)

@@ -76,7 +76,8 @@ def test_missing_run_alerts_once_then_one_all_clear_follows(demo_register, mail,
     assert run.tasks == {"wait_for_reminders": "success", "alert_programme_manager": "success"}
     [alert] = subjects(mail, "ALERT")
     assert "Monday 4 December 2017" in alert and len(alert) < 80
-    body = next(m for m in mail.messages() if "ALERT" in m["Subject"]).get_content()
+    message = next(m for m in mail.messages() if "ALERT" in m["Subject"])
+    body = message.get_body(preferencelist=("plain",)).get_content()
     assert "No reminders run started" in body
 
     # A re-run of the watchdog does not alarm twice.
@@ -116,7 +117,7 @@ def test_a_run_that_failed_for_good_alerts_at_once(demo_register, mail, tmp_path
     run = run_dag_test("reminders_watchdog", env, logical_date=WATCHDOG_SLOT, home=tmp_path)
     assert run.tasks["alert_programme_manager"] == "success", run.tail()
     [alert] = [m for m in mail.messages() if "ALERT" in m["Subject"]]
-    assert "failed after all its retries" in alert.get_content()
+    assert "failed after all its retries" in alert.get_body(preferencelist=("plain",)).get_content()
 
 
 def test_a_run_still_retrying_is_waited_for_not_reported(demo_register, mail, tmp_path):
@@ -155,4 +156,4 @@ def test_a_run_unfinished_at_the_limit_alerts(demo_register, mail, tmp_path):
     run = run_dag_test("reminders_watchdog", env, logical_date=WATCHDOG_SLOT, home=tmp_path)
     assert run.tasks == {"wait_for_reminders": "failed", "alert_programme_manager": "success"}
     [alert] = [m for m in mail.messages() if "ALERT" in m["Subject"]]
-    assert "has not finished" in alert.get_content()
+    assert "has not finished" in alert.get_body(preferencelist=("plain",)).get_content()

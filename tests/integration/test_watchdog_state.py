@@ -78,3 +78,26 @@ def test_all_clear_is_due_only_after_an_alert_and_a_completed_run(engine):
     assert all_clear_due(engine, MON)
     heartbeat(engine, TUE)
     assert not all_clear_due(engine, TUE)  # no alert that day
+
+
+def test_the_alert_and_the_all_clear_say_what_happened_in_both_parts():
+    from statutory_clock.store.watchdog import alert_message, all_clear_message
+
+    alert = alert_message(
+        MON, "pm@council.example", "statclock@localhost", Verdict.FAILED, "http://x.example"
+    )
+    clear = all_clear_message(MON, "pm@council.example", "statclock@localhost")
+    for message, words in (
+        (alert, "failed after all its retries"),
+        (clear, "have now been sent"),
+    ):
+        assert len(message["Subject"]) < 80 and "Monday 4 December 2017" in message["Subject"]
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        html = message.get_body(preferencelist=("html",)).get_content()
+        for part in (text, html):
+            assert "Monday 4 December 2017" in part and words in part
+            assert "2017-12-04" not in part
+    assert (
+        'href="http://x.example/dags/reminders"'
+        in alert.get_body(preferencelist=("html",)).get_content()
+    )

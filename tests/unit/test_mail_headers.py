@@ -345,6 +345,6 @@ def test_a_reminder_to_an_unusable_address_is_refused():
 
 def test_the_watchdog_alert_uses_the_same_checks():
     alert = alert_message(date(2017, 12, 4), "pm@council.example", "statclock@localhost")
-    assert names(wire(alert)) == sorted([*BASE_HEADERS, *SINGLE_PART])
+    assert names(wire(alert)) == sorted([*BASE_HEADERS, *MULTIPART])  # text and HTML
     with pytest.raises(MessageBuildError, match=r"^To: "):
         alert_message(date(2017, 12, 4), "pm@council.example\n", "statclock@localhost")

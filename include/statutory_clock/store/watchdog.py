@@ -37,6 +37,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from statutory_clock.dates import long_date
+from statutory_clock.email_layout import Block, Heading, Inset, Link, Paragraph, render, set_body
 from statutory_clock.mail_headers import header_text, sealed, start_message
 from statutory_clock.store.audit import Actor, audit
 from statutory_clock.store.db import transaction
@@ -205,11 +206,17 @@ def send_all_clear_if_due(
     return True
 
 
+def _reminders_dag(base: str) -> Link:
+    return Link("Open the reminders DAG in Airflow", f"{base.rstrip('/')}/dags/reminders")
+
+
 def alert_message(
-    as_of: date, manager: str, sender: str, why: Verdict = Verdict.MISSING
+    as_of: date, manager: str, sender: str, why: Verdict = Verdict.MISSING, base: str | None = None
 ) -> EmailMessage:
+    """The alarm: the day's reminders have not gone out, why, and what to do."""
+    subject = f"ALERT: reminders have not gone out – {long_date(as_of)}"
     msg = start_message(
-        subject=f"ALERT: reminders have not gone out – {long_date(as_of)}",
+        subject=subject,
         sender=sender,
         recipient=manager,
         sent_at=datetime.now(UTC),
@@ -220,28 +227,46 @@ def alert_message(
         Verdict.MISSING: "No reminders run started: the scheduler may be stopped or stuck.",
         Verdict.UNFINISHED: "The reminders run started but has not finished, long after its "
         "last retry was due.",
-    }.get(why, "")
-    msg.set_content(
-        f"The reminders for {long_date(as_of)} have not gone out. {reason}\n\n"
-        "People may not have been told about statutory deadlines due soon. Check the "
-        "`reminders` DAG in Airflow (its last run and logs) and the mail server; once fixed, "
-        "re-run it: the ledger makes sure nobody gets a reminder twice. You will get one "
-        "all-clear email when they have gone out.\n"
+    }.get(why, why.value)
+    blocks: list[Block] = [
+        Heading("Reminders have not gone out"),
+        Inset(long_date(as_of), (reason,)),
+        Paragraph(
+            "People may not have been told about statutory deadlines due soon. Check the "
+            "reminders DAG in Airflow (its last run and its logs) and the mail server; once "
+            "fixed, run it again: the ledger makes sure nobody gets a reminder twice."
+        ),
+    ]
+    if base:
+        blocks.append(_reminders_dag(base))
+    blocks.append(
+        Paragraph(
+            "You will get one all-clear email when the reminders have gone out. This alert is "
+            "sent once a day at most.",
+            small=True,
+        )
     )
+    set_body(msg, render(blocks, title=subject, preheader=reason))
     return sealed(msg)
 
 
 def all_clear_message(as_of: date, manager: str, sender: str) -> EmailMessage:
+    """After an alert: the day's reminders have now gone out."""
+    subject = f"All clear: reminders have gone out – {long_date(as_of)}"
     msg = start_message(
-        subject=f"All clear: reminders have gone out – {long_date(as_of)}",
+        subject=subject,
         sender=sender,
         recipient=manager,
         sent_at=datetime.now(UTC),
         message_id=make_msgid(domain="statclock"),
     )
-    msg.set_content(
-        f"The reminders for {long_date(as_of)} have now gone out, after the alert you were sent "
-        "earlier. Nobody gets a reminder twice: the ledger records each one. Any email that "
-        "could not be sent has its own notice.\n"
-    )
+    blocks: list[Block] = [
+        Heading("All clear: reminders have gone out"),
+        Inset(long_date(as_of), ("The reminders for this day have now been sent.",)),
+        Paragraph(
+            "This follows the alert you were sent earlier. Nobody gets a reminder twice: the "
+            "ledger records each one. Any email that could not be sent has its own notice."
+        ),
+    ]
+    set_body(msg, render(blocks, title=subject, preheader="The reminders have now been sent."))
     return sealed(msg)
