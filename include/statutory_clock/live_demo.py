@@ -17,7 +17,8 @@ The stages, each promised by a test (tests/unit/test_live_demo.py):
 
 1. Exampleshire: inadequate, published about a month ago: the action planning window (25 to 35
    calendar days) is open, the report is to be published within a fortnight, nothing is
-   overdue; a board meeting in three working days, so its pack is due now.
+   overdue; a board meeting in three working days, so its pack is due now; its programme
+   manager takes one email a day for their reminders (a daily digest).
 2. Northwick: inadequate, mid-monitoring: the first monitoring visit is recorded and the case
    audits for the next visit are due within five working days; one recommendation overdue.
 3. Sampleton: requires improvement, the written statement of action due within days; no board
@@ -50,6 +51,7 @@ from statutory_clock.engine import (
     milestone_status,
 )
 from statutory_clock.rules import load_rulebooks
+from statutory_clock.vocabulary import DAILY_DIGEST
 
 if TYPE_CHECKING:  # the store is imported only when a portfolio is made
     from statutory_clock.store.case_document import CaseDocument
@@ -99,23 +101,29 @@ def _long(day: date) -> str:
 # -- people -------------------------------------------------------------------------------------
 
 
-def _person(name: str, role: str, domain: str, escalation_to: str | None = None) -> dict[str, Any]:
+def _person(
+    name: str, role: str, domain: str, escalation_to: str | None = None, digest: bool = False
+) -> dict[str, Any]:
     first, _, last = name.partition(" ")
-    return {
+    person = {
         "name": name,
         "role": role,
         "email": f"{first.lower()}.{last.lower().replace(' ', '')}@{domain}",
         "phone": None,
         "escalation_to": escalation_to,
     }
+    if digest:
+        person["reminders"] = DAILY_DIGEST
+    return person
 
 
-def _contacts(domain: str, names: Sequence[str]) -> list[dict[str, Any]]:
-    """Director, programme manager, heads of service and a performance lead, in that order."""
+def _contacts(domain: str, names: Sequence[str], pm_digest: bool = False) -> list[dict[str, Any]]:
+    """Director, programme manager, heads of service and a performance lead, in that order.
+    ``pm_digest``: the programme manager takes one email a day for their reminders."""
     dcs, pm, safeguarding, head_quality, performance = names
     return [
         _person(dcs, "Director of Children's Services", domain),
-        _person(pm, "Improvement Programme Manager", domain, escalation_to=dcs),
+        _person(pm, "Improvement Programme Manager", domain, escalation_to=dcs, digest=pm_digest),
         _person(safeguarding, "Head of Safeguarding and Early Help", domain, escalation_to=dcs),
         _person(head_quality, "Head of Quality Assurance", domain, escalation_to=pm),
         _person(performance, "Performance and Intelligence Lead", domain, escalation_to=pm),
@@ -257,12 +265,13 @@ def _document(
     intervention: dict[str, Any] | None,
     planned: list[dict[str, Any]],
     notes: str,
+    pm_digest: bool = False,
 ) -> dict[str, Any]:
     return {
         "schema_version": 1,
         "key": key,
         "local_authority": {"name": name, "dfe_code": dfe_code},
-        "contacts": _contacts(domain, people),
+        "contacts": _contacts(domain, people, pm_digest),
         "inspection": {
             "framework": FRAMEWORK,
             "title": "Inspection of local authority children's services (fictional)",
@@ -356,6 +365,7 @@ def _exampleshire(today: date, builder: ClockBuilder) -> _Draft:
         key=f"exampleshire-{published.year}",
         domain=domain,
         people=people,
+        pm_digest=True,  # Jordan Example takes one email a day: the demo shows a digest
         published=published,
         fieldwork_start=cal.add_working_days(published, -40),
         judgements=_judgements(published, "inadequate", EXAMPLESHIRE_AREAS),

@@ -34,6 +34,8 @@ def _emails(folder: Path) -> list[tuple[float, EmailMessage]]:
 
 
 def _kind(message: EmailMessage) -> str:
+    if message.get("X-Statclock-Digest"):
+        return "reminder"  # a contact's daily digest: several reminders in one email
     item = str(message.get("X-Statclock-Item", ""))
     if item.startswith("board_pack:"):
         return "pack"
@@ -99,6 +101,7 @@ def test_first_start_sends_todays_work_with_no_failed_attempt_and_no_alarm(produ
         "seconds_from_ui_to_first_pack": round(first["pack"], 1),
         "reminder_emails": sum(1 for _, m in emails if _kind(m) == "reminder"),
         "pack_emails": sum(1 for _, m in emails if _kind(m) == "pack"),
+        "digests": sum(1 for _, m in emails if m.get("X-Statclock-Digest")),
     }
     print("First start:", json.dumps(figures))
     out = ROOT / "var" / "first-start.json"
