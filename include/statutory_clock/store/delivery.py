@@ -165,6 +165,22 @@ def _what(failure: SendFailure) -> str:
     )
 
 
+def failure_list(failures: Sequence[SendFailure], *, retrying: str, giving_up: str) -> list[str]:
+    """Each failed ledger row as a numbered entry: what, why, how many tries and what next
+    (``retrying`` or ``giving_up``); shared by the email and the chat notices' failure emails."""
+    lines: list[str] = []
+    for number, failure in enumerate(failures, start=1):
+        retry = retrying if failure.will_retry else giving_up
+        lines += [
+            f"{number}. Case {_what(failure)}",
+            f"   Why: {failure.reason}",
+            f"   Tried {failure.attempts} time{'s' if failure.attempts != 1 else ''}; {retry}. "
+            f"Ledger row {failure.row_id}.",
+            "",
+        ]
+    return lines
+
+
 def failure_notice(
     failures: Sequence[SendFailure], manager: str, sender: str, at: datetime
 ) -> EmailMessage:
@@ -184,20 +200,12 @@ def failure_notice(
         "statclock could not send the emails below. Every other email of the run was sent.",
         "",
     ]
-    for number, failure in enumerate(failures, start=1):
-        retry = (
-            f"statclock tries again on the next run, at most {MAX_SEND_ATTEMPTS} tries in all "
-            "(a reminder overtaken by a newer one is not sent late)"
-            if failure.will_retry
-            else "statclock will not try again: send it by hand once the data is correct"
-        )
-        lines += [
-            f"{number}. Case {_what(failure)}",
-            f"   Why: {failure.reason}",
-            f"   Tried {failure.attempts} time{'s' if failure.attempts != 1 else ''}; {retry}. "
-            f"Ledger row {failure.row_id}.",
-            "",
-        ]
+    lines += failure_list(
+        failures,
+        retrying=f"statclock tries again on the next run, at most {MAX_SEND_ATTEMPTS} tries in "
+        "all (a reminder overtaken by a newer one is not sent late)",
+        giving_up="statclock will not try again: send it by hand once the data is correct",
+    )
     lines += [
         "A message that could not be built usually means a name or an email address in the "
         "register holds a line break or is not a valid address: correct it in the case file "

@@ -43,6 +43,7 @@ from statutory_clock.reminders import CHANGED, ReminderPolicy, still_relevant, w
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.channels import Channel, email_rows, is_webhook_recipient
 from statutory_clock.store.db import transaction
+from statutory_clock.store.delivery import failure_list
 from statutory_clock.store.models import Inspection, ReminderLedger
 from statutory_clock.store.outbox import (
     MAX_SEND_ATTEMPTS,
@@ -51,7 +52,8 @@ from statutory_clock.store.outbox import (
     SendFailure,
     SendReport,
     case_items,
-    describe,
+    mark_failed,
+    sendable,
 )
 from statutory_clock.store.reading import calendar_for
 
@@ -206,7 +208,7 @@ def post_pending(
                 .where(ReminderLedger.id == row_id)
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
-            if row is None or not _postable(row):
+            if row is None or not sendable(row):
                 skipped += 1  # another worker has it, or it was posted meanwhile
                 continue
             try:
@@ -214,7 +216,7 @@ def post_pending(
             except SQLAlchemyError:
                 raise
             except Exception as error:  # this row's data: recorded, reported, the rest go on
-                failures.append(_fail(session, row, error))
+                failures.append(mark_failed(session, row, error))
                 continue
             if notice is None:  # the item moved, was done or closed since the decision
                 row.state = "superseded"
@@ -223,7 +225,7 @@ def post_pending(
             try:
                 posts[row.recipient](notice)
             except PostRefused as error:
-                failures.append(_fail(session, row, error))
+                failures.append(mark_failed(session, row, error))
                 continue
             # EndpointUnavailable and anything unforeseen propagate: this row and the rest
             # stay as they were, for the retry.
@@ -231,31 +233,6 @@ def post_pending(
             row.attempts = (row.attempts or 0) + 1
         sent += 1
     return SendReport(sent=sent, skipped=skipped, failures=tuple(failures))
-
-
-def _postable(row: ReminderLedger) -> bool:
-    if row.state == "pending":
-        return True
-    return row.state == "failed" and (row.attempts or 0) < MAX_SEND_ATTEMPTS
-
-
-def _fail(session: Session, row: ReminderLedger, error: BaseException) -> SendFailure:
-    """Mark ``row`` failed with the reason; committed with the row's transaction."""
-    row.state, row.failure = "failed", describe(error)
-    row.attempts = (row.attempts or 0) + 1
-    key = session.execute(
-        select(Inspection.key).where(Inspection.id == row.inspection_id)
-    ).scalar_one()
-    return SendFailure(
-        row_id=row.id,
-        case_key=key,
-        item=row.item,
-        kind=row.reminder_kind,
-        recipient=row.recipient,
-        reason=row.failure,
-        attempts=row.attempts,
-        will_retry=row.attempts < MAX_SEND_ATTEMPTS,
-    )
 
 
 def _notice_for(session: Session, row: ReminderLedger) -> ChatNotice | None:
@@ -331,19 +308,11 @@ def failure_notice(
         "and the emails are not affected.",
         "",
     ]
-    for number, f in enumerate(failures, start=1):
-        retry = (
-            f"statclock tries again on the next run, at most {MAX_SEND_ATTEMPTS} tries in all"
-            if f.will_retry
-            else "statclock will not try again"
-        )
-        lines += [
-            f"{number}. {header_text(f'Case {f.case_key} {f.item} ({f.kind}) to {f.recipient}')}",
-            f"   Why: {f.reason}",
-            f"   Tried {f.attempts} time{'s' if f.attempts != 1 else ''}; {retry}. "
-            f"Ledger row {f.row_id}.",
-            "",
-        ]
+    lines += failure_list(
+        failures,
+        retrying=f"statclock tries again on the next run, at most {MAX_SEND_ATTEMPTS} tries in all",
+        giving_up="statclock will not try again",
+    )
     lines += [
         "A refused notice usually means the channel's webhook does not accept this message "
         "(its reply is above). See docs/notices.md.",

@@ -384,7 +384,7 @@ def send_pending(
                 .where(ReminderLedger.id == row_id)
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
-            if row is None or not _sendable(row):
+            if row is None or not sendable(row):
                 skipped += 1  # another worker has it, or it was sent meanwhile
                 continue
             try:
@@ -396,7 +396,7 @@ def send_pending(
                 # package refusing a header, a pack's archived file gone, even a bug met only by
                 # this row's data) must not stop every other council's: it is recorded on the
                 # row, reported to the programme manager and fails the task, so it is seen.
-                failures.append(_fail(session, row, error))
+                failures.append(mark_failed(session, row, error))
                 continue
             if message is None:  # the item moved or went since the decision: a new one follows
                 row.state = "superseded"
@@ -407,7 +407,7 @@ def send_pending(
             except (smtplib.SMTPException, OSError, ValueError) as error:
                 if not isinstance(error, ValueError) and not refused_by_relay(error):
                     raise  # the server is gone: this row and the rest stay as they were
-                failures.append(_fail(session, row, error))
+                failures.append(mark_failed(session, row, error))
                 continue
             row.state, row.sent_at = "sent", now()
             row.message_id = str(message["Message-ID"])
@@ -488,7 +488,7 @@ def _send_digest(
                 .order_by(ReminderLedger.id)
                 .with_for_update(skip_locked=True)
             ).scalars()
-            if _sendable(row)
+            if sendable(row)
         ]
         skipped = len(unit) - len(rows)  # another worker has them, or they went meanwhile
         at = now()
@@ -504,7 +504,7 @@ def _send_digest(
             except SQLAlchemyError:
                 raise
             except Exception as error:
-                failures.append(_fail(session, row, error))
+                failures.append(mark_failed(session, row, error))
                 continue
             if found is None:
                 row.state = "superseded"
@@ -535,10 +535,10 @@ def _send_digest(
         except (smtplib.SMTPException, OSError) as error:
             if not refused_by_relay(error):
                 raise  # the server is gone: every row stays as it was
-            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            failures.extend(mark_failed(session, row, error) for row, _, _ in built)
             return _Tally(0, skipped)
         except Exception as error:
-            failures.extend(_fail(session, row, error) for row, _, _ in built)
+            failures.extend(mark_failed(session, row, error) for row, _, _ in built)
             return _Tally(0, skipped)
         sent_at = now()
         for row, _, _ in built:
@@ -548,13 +548,14 @@ def _send_digest(
     return _Tally(len(built), skipped, digest=len(built) > 1)
 
 
-def _sendable(row: ReminderLedger) -> bool:
+def sendable(row: ReminderLedger) -> bool:
+    """Pending, or failed with attempts left (email and chat rows alike)."""
     if row.state == "pending":
         return True
     return row.state == "failed" and (row.attempts or 0) < MAX_SEND_ATTEMPTS
 
 
-def _fail(session: Session, row: ReminderLedger, error: BaseException) -> SendFailure:
+def mark_failed(session: Session, row: ReminderLedger, error: BaseException) -> SendFailure:
     """Mark ``row`` failed with the reason; committed with the row's transaction."""
     row.state, row.failure = "failed", describe(error)
     row.attempts = (row.attempts or 0) + 1
