@@ -4,7 +4,9 @@ Enter a new Ofsted inspection into the case register: trigger this DAG from the 
 (**Trigger** shows a form) or through the REST API v2
 (`POST /api/v2/dags/register_inspection/dagRuns` with these fields in `conf`).
 
-**The form asks**, in five groups (leave Airflow's own "Logical date" as it is):
+**The form asks** (leave Airflow's own "Logical date" as it is), first, open when the form
+opens, about the council and the report, then in three sections that open when clicked
+(Judgements, Recommendations, DfE intervention):
 
 - *The council*: its name, its three-digit DfE code, and optionally the programme manager's
   email and a case key (by default the authority and year, e.g. `croydon-2024`).
@@ -12,8 +14,9 @@ Enter a new Ofsted inspection into the case register: trigger this DAG from the 
   council received it (the legal anchor). Pick each date from the calendar or type it as the
   box shows (day, month, year in a British browser); through the REST API, send `YYYY-MM-DD`.
 - *Judgements*: the overall judgement, and for ILACS each key judgement in a field of its own
-  (help and protection, children in care, care leavers, leadership). For ILACS reports
-  published from 1 April 2026 there is no overall judgement: give the key judgements.
+  (help and protection, children in care, care leavers, leadership), on the ILACS scale.
+  For ILACS reports published from 1 April 2026 there is no overall judgement: give the key
+  judgements.
   "Not given" leaves a judgement out.
 - *Recommendations* (optional): one per line; a timescale may lead, separated by " | ", e.g.
   `Within three months | Ensure that all children in need have an up-to-date plan`.

@@ -258,3 +258,26 @@ def _all_cases(register: Any) -> list[Any]:
     from tests.e2e.conftest import open_cases
 
     return open_cases(register, include_closed=True)
+
+
+def test_the_rest_api_refuses_a_value_the_form_would_not_take(product: Product) -> None:
+    """A grade off the ILACS scale through the REST API: refused by the Params' own schema
+    (400, naming the field), and no run is made."""
+    known = _run_ids(product)
+    response = httpx.post(
+        product.url(f"/api/v2/dags/{DAG}/dagRuns"),
+        json={
+            "logical_date": None,
+            "conf": {
+                "local_authority": REFUSED,
+                "dfe_code": "952",
+                "published": (today() - timedelta(weeks=2)).isoformat(),
+                "area_leadership": "adequate",
+            },
+        },
+        headers={"Authorization": f"Bearer {product.token('pm')}"},
+        timeout=30,
+    )
+    assert response.status_code == 400, response.text
+    assert "area_leadership" in response.text, response.text
+    assert _run_ids(product) == known
