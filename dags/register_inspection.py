@@ -4,7 +4,9 @@ Enter a new Ofsted inspection into the case register: trigger this DAG from the 
 (**Trigger** shows a form) or through the REST API v2
 (`POST /api/v2/dags/register_inspection/dagRuns` with these fields in `conf`).
 
-**The form asks**, in five groups (leave Airflow's own "Logical date" as it is):
+**The form asks** (leave Airflow's own "Logical date" as it is), first, open when the form
+opens, about the council and the report, then in three sections that open when clicked
+(Judgements, Recommendations, DfE intervention):
 
 - *The council*: its name, its three-digit DfE code, and optionally the programme manager's
   email and a case key (by default the authority and year, e.g. `croydon-2024`).
@@ -12,8 +14,9 @@ Enter a new Ofsted inspection into the case register: trigger this DAG from the 
   council received it (the legal anchor). Pick each date from the calendar or type it as the
   box shows (day, month, year in a British browser); through the REST API, send `YYYY-MM-DD`.
 - *Judgements*: the overall judgement, and for ILACS each key judgement in a field of its own
-  (help and protection, children in care, care leavers, leadership). For ILACS reports
-  published from 1 April 2026 there is no overall judgement: give the key judgements.
+  (help and protection, children in care, care leavers, leadership), on the ILACS scale.
+  For ILACS reports published from 1 April 2026 there is no overall judgement: give the key
+  judgements.
   "Not given" leaves a judgement out.
 - *Recommendations* (optional): one per line; a timescale may lead, separated by " | ", e.g.
   `Within three months | Ensure that all children in need have an up-to-date plan`.
@@ -86,15 +89,17 @@ TEXT = ["null", "string"]
 # registration puts them in the case's judgements). ILACS is the only framework whose rulebook
 # lists its areas: SIF and 2009 cases record their overall judgement (and other areas through
 # the REST API's "judgements" mapping).
-ILACS_AREAS = {
-    area.id: area.label for area in load_rulebooks()["ilacs"].areas.values() if area.id != "overall"
-}
+ILACS = load_rulebooks()["ilacs"]
+ILACS_AREAS = {area.id: area.label for area in ILACS.areas.values() if area.id != "overall"}
+# A key judgement is on the ILACS scale only ("Adequate" is the 2009 framework's grade).
+ILACS_GRADES = [None, *ILACS.judgement_scale]
+ILACS_GRADE_LABELS = {"null": NOT_GIVEN, **ILACS.judgement_labels}
 KEY_JUDGEMENTS = {
     f"area_{area}": Param(
         None,
         type=TEXT,
-        enum=JUDGEMENTS,
-        values_display=GRADE_LABELS,
+        enum=ILACS_GRADES,
+        values_display=ILACS_GRADE_LABELS,
         title=label,
         description="ILACS key judgement",
         section="Judgements",
@@ -103,10 +108,10 @@ KEY_JUDGEMENTS = {
 }
 
 
-def _date(title: str, description: str, section: str) -> Param:
-    return Param(
-        None, type=TEXT, format="date", title=title, description=description, section=section
-    )
+def _date(title: str, description: str, section: str | None = None) -> Param:
+    # No section: the field sits in Airflow's default section, open when the form opens.
+    where = {"section": section} if section else {}
+    return Param(None, type=TEXT, format="date", title=title, description=description, **where)
 
 
 def _flag(default: bool, title: str, description: str) -> Param:
@@ -152,7 +157,6 @@ def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
             pattern=SINGLE_LINE_PATTERN,
             title="Local authority",
             description="The council's name, e.g. London Borough of Croydon",
-            section="The council",
         ),
         "dfe_code": Param(
             None,
@@ -160,7 +164,6 @@ def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
             pattern=DFE_CODE_PATTERN,
             title="DfE LA code",
             description="Three digits, e.g. 306",
-            section="The council",
         ),
         "programme_manager_email": Param(
             None,
@@ -169,7 +172,6 @@ def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
             pattern=EMAIL_PATTERN,
             title="Programme manager's email",
             description="Optional: who gets the reminders, e.g. pm@croydon.gov.uk",
-            section="The council",
         ),
         "case_key": Param(
             None,
@@ -178,7 +180,6 @@ def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
             pattern=CASE_KEY_PATTERN,
             title="Case key",
             description="Optional: by default the authority and year, e.g. croydon-2024",
-            section="The council",
         ),
         "framework": Param(
             "ilacs",
@@ -186,18 +187,15 @@ def _refuse(ti: object, params: dict[str, object], exc: Exception) -> NoReturn:
             enum=FRAMEWORKS,
             values_display=dict(framework_labels()),
             title="Framework",
-            section="The inspection report",
         ),
         "published": _date(
             "Report published",
             f"The day Ofsted published the report: {DATE_HELP}",
-            "The inspection report",
         ),
         "received": _date(
             "Report received",
             f"Optional: the day the council received the report, if known (the legal anchor): "
             f"{DATE_HELP}",
-            "The inspection report",
         ),
         "overall_judgement": Param(
             None,

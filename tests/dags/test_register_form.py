@@ -49,7 +49,7 @@ HOSTILE = {
         "not an address",
     ],
     "case_key": ["exampleshire-2025\n", "Exampleshire", "x" * 101, "a"],
-    "area_help_and_protection": ["bad", "inadequate\n", "Inadequate"],
+    "area_help_and_protection": ["bad", "inadequate\n", "Inadequate", "adequate"],
     "area_leadership": ["good\x00", 3],
     "improvement_notice": ["2025-02-30", "2025-03-03\n", "March 2025"],
     "direction_commissioner": ["yes", 1, None],
@@ -153,16 +153,25 @@ def test_no_dropdown_shows_the_word_null(params):
             assert "null" not in {shown.get("null" if v is None else v) for v in schema["enum"]}
 
 
-def test_the_form_is_grouped_in_sections(params):
-    sections = [params.get_param(name).schema.get("section") for name in params]
-    assert None not in sections
-    assert list(dict.fromkeys(sections)) == [
-        "The council",
-        "The inspection report",
+def test_the_form_opens_on_the_council_and_the_report(params):
+    """The council's and the report's fields have no section: Airflow's form shows them in its
+    default section, open when the form opens (a field in a named section starts closed)."""
+    sections = {name: params.get_param(name).schema.get("section") for name in params}
+    assert [name for name, section in sections.items() if section is None] == [
+        "local_authority",
+        "dfe_code",
+        "programme_manager_email",
+        "case_key",
+        "framework",
+        "published",
+        "received",
+    ]
+    assert list(dict.fromkeys(s for s in sections.values() if s is not None)) == [
         "Judgements",
         "Recommendations",
         "DfE intervention",
     ]
+    assert all("section" not in params.get_param(n).schema for n, s in sections.items() if not s)
 
 
 @pytest.mark.parametrize(

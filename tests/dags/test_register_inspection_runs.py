@@ -133,12 +133,24 @@ def test_a_registration_from_the_form_writes_the_case_and_names_the_council(
             "Not registered: local_authority: is missing: type the council's name, "
             "e.g. London Borough of Croydon",
         ),
-        (
-            {"area_leadership": "adequate"},
+        (  # the form's field takes the ILACS scale only; the REST API's mapping any grade
+            {"judgements": {"leadership": "adequate"}, "area_leadership": None},
             "Not registered: area_leadership: 'adequate' is not on the ilacs scale",
         ),
+        (
+            {"overall_judgement": "inadequate"},
+            "Not registered: overall_judgement: 'inadequate' is not given for ILACS reports "
+            "published from 1 April 2026 (overall effectiveness is not judged): give the key "
+            "judgements instead, each in its own field below it",
+        ),
     ],
-    ids=["date-out-of-range", "outside-the-framework", "missing-name", "grade-off-the-scale"],
+    ids=[
+        "date-out-of-range",
+        "outside-the-framework",
+        "missing-name",
+        "grade-off-the-scale",
+        "no-overall-judgement-since-april-2026",
+    ],
 )
 def test_a_refusal_is_one_plain_line_in_the_log_and_the_note(
     sqlite_register_url, tmp_path, change, line

@@ -95,6 +95,16 @@ def _form_field(field: str, areas: frozenset[str]) -> str:
     return field
 
 
+# The engine names the areas to give instead by their ids; the form has a field for each.
+_AREAS_INSTEAD = re.compile(r"give the areas instead: ([a-z0-9_]+(?:, [a-z0-9_]+)*)$")
+
+
+def _areas_instead(match: re.Match[str], areas: frozenset[str]) -> str:
+    if areas and set(match.group(1).split(", ")) <= areas:
+        return "give the key judgements instead, each in its own field below it"
+    return match.group(0)
+
+
 def refusal(exc: Exception, areas: frozenset[str] = frozenset()) -> str:
     """One line saying why the form's facts were not registered, naming the form's field and
     the value, and offering only what the form can do. ``areas``: the key judgements the form
@@ -103,7 +113,8 @@ def refusal(exc: Exception, areas: frozenset[str] = frozenset()) -> str:
         return f"Not registered: {exc}"
     if isinstance(exc, CaseFileError):
         field = _form_field(exc.field, areas)
-        return f"Not registered: {printable(field, 100)}: {printable(exc.problem, 400)}"
+        problem = _AREAS_INSTEAD.sub(lambda m: _areas_instead(m, areas), exc.problem)
+        return f"Not registered: {printable(field, 100)}: {printable(problem, 400)}"
     if isinstance(exc, RegisterError) and exc.field == "key" and "already" in exc.problem:
         key = str(exc.value)
         # The CLI's remedy (import --replace) is no part of the form: replacing a case from the
