@@ -70,7 +70,7 @@ setsid python -m devtools.mailcatcher --dir "$VAR/mail" --port "$MAIL_PORT" \
   > "$VAR/mail-catcher.log" 2>&1 &
 pids+=($!)
 
-echo "==> Starting Airflow standalone (first start migrates its database: about a minute)"
+echo "==> Starting Airflow standalone (a first start also migrates its database)"
 setsid airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
 pids+=($!)
 
