@@ -109,7 +109,8 @@ def reminders() -> None:
                 # After a watchdog alert, one all-clear once the heartbeat is recorded (even
                 # when some rows failed: they have their own notice).
                 if send_all_clear_if_due(engine, as_of, send, sender, manager, ACTOR):
-                    print(f"All-clear sent to {manager} for {as_of:%A %-d %B %Y}")
+                    # No address in the log: task logs carry no personal data.
+                    print(f"All-clear sent to the programme manager for {as_of:%A %-d %B %Y}")
         print(f"{report.sent} reminder(s) sent, {report.skipped} skipped")
         return report.sent
 

@@ -95,7 +95,9 @@ def reminders_watchdog() -> None:
         with smtp_sender(SMTP_CONN_ID) as (send, sender):
             send(alert_message(as_of, manager, sender, found, base_url()))
         record_alert(engine, as_of, "reminders_watchdog DAG", manager)
-        return f"ALERT sent to {manager}: reminders for {as_of.isoformat()}: {found.value}."
+        # No address in the log or the XCom: task logs carry no personal data.
+        day = f"{as_of:%A %-d %B %Y}"
+        return f"ALERT sent to the programme manager: reminders for {day}: {found.value}."
 
     wait_for_reminders() >> alert_programme_manager()
 

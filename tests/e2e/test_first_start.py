@@ -44,6 +44,21 @@ def _kind(message: EmailMessage) -> str:
     return "other"
 
 
+def _people(product: Product) -> set[str]:
+    """Every contact's name and email address in the register, and the programme manager's."""
+    from sqlalchemy import select
+
+    from statutory_clock.store import db
+    from statutory_clock.store.models import Contact
+
+    engine = db.make_engine(product.register_url)
+    with db.transaction(engine) as session:
+        rows = session.execute(select(Contact.name, Contact.email)).all()
+    engine.dispose()
+    found = {value for row in rows for value in row if value}
+    return found | {product.env["STATCLOCK_PROGRAMME_MANAGER"]}
+
+
 def _task_instances(product: Product) -> list[dict[str, object]]:
     response = httpx.get(
         product.url("/api/v2/dags/~/dagRuns/~/taskInstances"),
@@ -90,6 +105,22 @@ def test_first_start_sends_todays_work_with_no_failed_attempt_and_no_alarm(produ
     assert watchdog.get("alert_programme_manager") == "skipped", watchdog
     subjects = [str(m["Subject"]) for _, m in emails]
     assert not [s for s in subjects if "ALERT" in s], subjects
+
+    # Task logs carry no personal data: not one contact's name or address, nor the programme
+    # manager's, anywhere in the day's task logs (issue 15: logs without personal data).
+    people = _people(product)
+    assert len(people) > 20, people  # the demo portfolio's contacts were read
+    logs = sorted((product.home / "airflow" / "logs").glob("dag_id=*/**/*.log"))
+    assert logs, "no task logs written"
+    leaks = sorted(
+        {
+            (path.relative_to(product.home).as_posix(), who)
+            for path in logs
+            for who in people
+            if who in path.read_text(encoding="utf-8", errors="replace")
+        }
+    )
+    assert leaks == []
 
     first = {
         kind: min(at for at, m in emails if _kind(m) == kind) - product.started_at
