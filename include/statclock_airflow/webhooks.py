@@ -5,7 +5,10 @@ Both are optional and off by default; a channel is on when its connection exists
 - ``statclock_slack``: a Slack incoming webhook, connection type ``slackwebhook`` (the Slack
   provider's): the webhook's address in the password field (``https://hooks.slack.com/services/
   T…/B…/…``), or the host ``hooks.slack.com/services`` with the token as password. Posted with
-  the provider's :class:`SlackWebhookHook`.
+  the client of the provider's :class:`SlackWebhookHook`, the one its ``SlackWebhookNotifier``
+  uses. Not through the notifier itself: its ``notify()`` turns every non-200 answer into one
+  ``AirflowException`` whose status is only in the message text, and the ledger must tell a
+  payload refused (4xx: that row failed, the rest go) from an endpoint down (5xx, 429: retry).
 - ``statclock_teams``: a Microsoft Teams Workflows webhook ("Post to a channel when a webhook
   request is received"), connection type ``http`` with the workflow's whole address (query
   string and signature included) in the password field, where Airflow masks it. Workflows
