@@ -38,5 +38,7 @@ if ! command -v pdftoppm >/dev/null 2>&1 || ! ldconfig -p 2>/dev/null | grep -q 
 fi
 # Chromium (Debian) and axe-core (npm) for the browser tests in tests/e2e.
 scripts/e2e-deps.sh
+# docker-compose (Debian) for the compose file's checks in tests/deploy.
+scripts/compose-deps.sh
 echo "==> pytest"
 .venv/bin/pytest "$@"

@@ -3,7 +3,8 @@ Specification's JSON schema (vendored: compose-spec.SOURCE.md) and the reference
 compose_checks.py, each shown to refuse a broken copy with its own message.
 
 There is no Docker engine here: `docker-compose config` parses, interpolates and validates the
-file without one. scripts/compose-deps.sh installs it; without it those tests skip.
+file without one. scripts/compose-deps.sh (called by ./test.sh) installs it; without it those
+tests fail, saying so: a check that silently does not run is no check.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _valid_value(variable: compose_checks.ExampleVariable) -> str:
 def compose(tmp_path_factory: pytest.TempPathFactory) -> Compose:
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.skip("docker-compose is not installed (scripts/compose-deps.sh installs it)")
+        pytest.fail("docker-compose is not installed (scripts/compose-deps.sh installs it)")
     return Compose(binary, tmp_path_factory.mktemp("compose-home"))
 
 
