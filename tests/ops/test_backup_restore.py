@@ -261,6 +261,22 @@ def test_restore_refuses_a_database_or_folder_in_use_and_a_damaged_backup(
         run([RESTORE, altered], env_for(target)), "archive file packs/sampleton-2026/", "pack.pdf"
     )
 
+    # A dump damaged in its data, with a manifest to match (damaged before it was summed):
+    # pg_restore fails part-way, and its one transaction leaves the database empty.
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    dump = bytearray((broken / "register.dump").read_bytes())
+    for at in range(len(dump) * 3 // 4, len(dump) * 3 // 4 + 64):
+        dump[at] ^= 0x5A
+    (broken / "register.dump").write_bytes(bytes(dump))
+    dump_sha = hashlib.sha256(bytes(dump)).hexdigest()
+    lines = (broken / "MANIFEST.sha256").read_text().splitlines()
+    lines = [f"{dump_sha}  register.dump" if m.endswith("  register.dump") else m for m in lines]
+    (broken / "MANIFEST.sha256").write_text("\n".join(lines) + "\n")
+    failed = run([RESTORE, broken], env_for(target))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "the database is unchanged" in failed.stderr.strip().splitlines()[-1]
+
     # Nothing was written by any refusal: the target is still empty, the folder too.
     engine = create_engine(target.owner)
     try:
