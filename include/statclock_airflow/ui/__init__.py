@@ -8,7 +8,8 @@ Airflow's API server and adds a "Statutory clock" entry to the navigation. Modul
 - ``context``: the register session and the day the pages are "as of".
 - ``pages``: the server-rendered HTML pages (portfolio, council, what-if).
 - ``writes``: recording a fact from the council page (POST forms).
-- ``api``: the read-only JSON API and the health check.
+- ``api``: the read-only JSON API and the health checks.
+- ``readiness``: what the authenticated health check reports (register, migrations, last runs).
 - ``feeds``: the iCalendar feeds (authenticated by a per-feed secret token, not by Airflow).
 
 Nothing here runs at import time beyond building routers: the register is opened per request.

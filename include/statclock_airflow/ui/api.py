@@ -3,7 +3,9 @@
 ``GET /api/portfolio`` and ``GET /api/councils/{key}`` answer exactly what ``statclock case list
 --format json`` and ``statclock case show KEY --format json`` print (the same functions of the
 read model build both), for any authenticated Airflow user allowed the plugins view.
-``GET /health`` needs no login and says only whether the register answers.
+``GET /health`` needs no login and says only whether the register answers (a liveness probe);
+``GET /api/health`` (any reader) says whether the product can work: the register reachable and
+at the migrations' head, and the last successful clock and reminders runs (503 if unhealthy).
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from statclock_airflow.ui import context
-from statclock_airflow.ui.api_models import Case, Health, PortfolioRow, Problem
+from statclock_airflow.ui.api_models import (
+    Case,
+    ClockRun,
+    Health,
+    Migrations,
+    PortfolioRow,
+    Problem,
+    Readiness,
+    RemindersRun,
+)
+from statclock_airflow.ui.readiness import readiness
 from statclock_airflow.ui.security import ReaderDep
 from statutory_clock.inputs import InputError, case_key
 from statutory_clock.store.read_model import case_json, case_view, portfolio, portfolio_json
@@ -105,3 +117,45 @@ def health() -> JSONResponse:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     return JSONResponse({"status": "ok", "register": "ok"})
+
+
+@router.get(
+    "/api/health",
+    summary="Whether the product can do its work",
+    description=(
+        "For any reader (Viewer and up). `status` is `ok` (200) when the case register answers "
+        "and its schema is at the migrations' head, else `unhealthy` (503) with the reasons in "
+        "`problems`. Also the last successful `statutory_clock` run (from Airflow's records) "
+        "and the last day whose reminders all went out (the reminders DAG's mark in the "
+        "register), for a monitor to judge their age."
+    ),
+    response_model=Readiness,
+    response_class=JSONResponse,
+    responses={**_AUTH, status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
+)
+def api_health(_user: ReaderDep) -> JSONResponse:
+    found = readiness(context.engine())
+    clock = found.clock
+    reminders = found.reminders
+    answer = Readiness(
+        status="ok" if found.healthy else "unhealthy",
+        register="ok" if found.reachable else "unreachable",
+        migrations=Migrations(
+            database=found.database_revision,
+            head=found.head,
+            at_head=found.database_revision == found.head,
+        )
+        if found.reachable
+        else None,
+        clock=ClockRun(run_id=clock.run_id, finished_at=clock.finished_at.isoformat())
+        if clock
+        else None,
+        reminders=RemindersRun(
+            day=reminders.day, completed_at=reminders.completed_at.isoformat(), sent=reminders.sent
+        )
+        if reminders
+        else None,
+        problems=found.problems,
+    )
+    code = status.HTTP_200_OK if found.healthy else status.HTTP_503_SERVICE_UNAVAILABLE
+    return JSONResponse(answer.model_dump(by_alias=True), status_code=code)

@@ -156,6 +156,41 @@ class Health(_Strict):
     register_state: str = Field(alias="register", description="ok, or unreachable")
 
 
+class Migrations(_Strict):
+    """The register's schema against the code's."""
+
+    database: str | None = Field(description="The register's revision (alembic_version)")
+    head: str = Field(description="The newest revision this code has")
+    at_head: bool
+
+
+class ClockRun(_Strict):
+    """The last successful run of the statutory_clock DAG (Airflow's record of it)."""
+
+    run_id: str
+    finished_at: str = Field(description="ISO 8601 instant, UTC")
+
+
+class RemindersRun(_Strict):
+    """The last day whose reminders all went out: the reminders DAG's ``reminders run
+    completed`` mark in the register's audit trail (what the watchdog looks for)."""
+
+    day: str = Field(description="The working day the run was for, YYYY-MM-DD")
+    completed_at: str = Field(description="ISO 8601 instant, UTC")
+    sent: int | None = Field(description="Reminders the run sent")
+
+
+class Readiness(_Strict):
+    """The authenticated health check's answer."""
+
+    status: Literal["ok", "unhealthy"]
+    register_state: Literal["ok", "unreachable"] = Field(alias="register")
+    migrations: Migrations | None = Field(description="null when the register is unreachable")
+    clock: ClockRun | None = Field(description="null if none has succeeded yet")
+    reminders: RemindersRun | None = Field(description="null if none has completed yet")
+    problems: list[str] = Field(description="Why the status is unhealthy, one line each")
+
+
 class Problem(BaseModel):
     """An error response, as FastAPI gives it."""
 
