@@ -393,11 +393,17 @@ def test_every_variable_is_documented() -> None:
     assert [v.name for v in _example() if f"`{v.name}`" not in guide] == []
 
 
-def test_the_api_server_healthcheck_is_airflows(substituted: dict[str, Any]) -> None:
-    # As Airflow 3.3's own docker-compose.yaml (its test is this list, without --silent).
+def test_the_api_server_healthcheck_is_airflows_then_statclocks(
+    substituted: dict[str, Any],
+) -> None:
+    # Airflow 3.3's own check first (its docker-compose.yaml: curl --fail on monitor/health),
+    # then the plugin's readiness with a reader's token. tests/e2e/test_compose_healthcheck.py
+    # runs this very script against the running product.
     test = substituted["services"]["airflow-api-server"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "curl", "--fail"]
-    assert test[-1] == MONITOR_HEALTH
+    assert test[:3] == ["CMD", "python3", "-c"]
+    script = test[3]
+    assert script.index("/api/v2/monitor/health") < script.index("/statclock/api/health")
+    assert MONITOR_HEALTH.endswith("/api/v2/monitor/health")
 
 
 # The reference checks refuse what the tools let through.
