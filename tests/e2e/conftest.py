@@ -2,7 +2,8 @@
 
 ``./run.sh`` (``airflow standalone`` with SQLite for Airflow and for the case register, the
 project's dags/ and plugins/, the demo councils loaded with ``statclock demo load``, the mail
-catcher, the DAGs switched on once the API server answers) is started once per test session
+catcher, the DAGs switched on once the API server answers) is started once for the tests/e2e
+package (and stopped when its last test is done, so later tiers do not share the machine with it)
 with ``STATCLOCK_VAR_DIR`` in a temporary directory and free ports, and stopped at the end by
 SIGTERM, as Ctrl-C stops it (its own trap stops every service). The bank-holiday refresh reads
 the bundled GOV.UK snapshot from a local HTTP server (no network here). Headless Chromium is
@@ -205,6 +206,9 @@ def _environment(home: Path, port: int, mail_port: int, feed_url: str) -> dict[s
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
             "STATCLOCK_CACHE_DIR": str(home / "cache"),
+            # The watchdog looks every 5 s rather than every minute: the first-start test waits
+            # for its verdict.
+            "STATCLOCK_WATCHDOG_POKE_SECONDS": "5",
         }
     )
     return env
@@ -223,7 +227,7 @@ def _cli_environment(run_env: dict[str, str], home: Path, port: int) -> dict[str
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     """The product, started by ./run.sh once for the whole e2e session."""
     home = tmp_path_factory.mktemp("e2e-product")
@@ -280,7 +284,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
 # -- the register, read as the pages read it ------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def register(product: Product) -> Iterator[Any]:
     """A SQLAlchemy engine on the product's case register (the same SQLite file)."""
     from statutory_clock.store import db
@@ -361,7 +365,7 @@ def fact_that_moves_the_clock(register: Any) -> Fact:
 # -- the browser ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
