@@ -21,6 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -51,6 +52,20 @@ def as_of_and_published() -> tuple[dt.date, dt.date]:
     return day, calendar.add_working_days(day, -29)
 
 
+def judgements(published: dt.date) -> dict[str, Any]:
+    """ILACS reports published from 1 April 2026 carry key judgements and no overall one."""
+    if published < dt.date(2026, 4, 1):
+        return {"overall_judgement": "inadequate", "judgements": {}}
+    return {
+        "overall_judgement": None,
+        "area_help_and_protection": "inadequate",
+        "area_children_in_care": "requires_improvement",
+        "area_care_leavers": "good",
+        "area_leadership": "inadequate",
+        "judgements": {},
+    }
+
+
 @pytest.fixture(scope="session")
 def registration(topology: Topology) -> Registration:
     """A fictional council registered through ``POST /api/v2/dags/register_inspection/dagRuns``
@@ -69,13 +84,7 @@ def registration(topology: Topology) -> Registration:
             "framework": "ilacs",
             "published": published.isoformat(),
             "received": None,
-            # ILACS from 1 April 2026: key judgements, no overall judgement.
-            "overall_judgement": None,
-            "area_help_and_protection": "inadequate",
-            "area_children_in_care": "requires_improvement",
-            "area_care_leavers": "good",
-            "area_leadership": "inadequate",
-            "judgements": {},
+            **judgements(published),
             "direction": None,
             "recommendations": [
                 "Within three months | Review every child in need plan",
