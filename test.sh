@@ -40,5 +40,7 @@ fi
 scripts/e2e-deps.sh
 # docker-compose (Debian) for the compose file's checks in tests/deploy.
 scripts/compose-deps.sh
+# redis-server (Debian) for the CeleryExecutor topology in tests/topology.
+scripts/topology-deps.sh
 echo "==> pytest"
 .venv/bin/pytest "$@"
