@@ -39,7 +39,7 @@ from statutory_clock.addresses import base_url, council_page
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.chat_notices import ChatNotice, PostRefused, is_notice_kind
 from statutory_clock.mail_headers import header_text, message_id, sealed, start_message
-from statutory_clock.reminders import CHANGED, ReminderPolicy, still_relevant, working_days_to
+from statutory_clock.reminders import ReminderPolicy, still_relevant
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.channels import Channel, email_rows, is_webhook_recipient
 from statutory_clock.store.db import transaction
@@ -53,6 +53,7 @@ from statutory_clock.store.outbox import (
     SendReport,
     case_items,
     mark_failed,
+    reminder_for,
     sendable,
 )
 from statutory_clock.store.reading import calendar_for
@@ -237,52 +238,23 @@ def post_pending(
 
 def _notice_for(session: Session, row: ReminderLedger) -> ChatNotice | None:
     """The notice for ``row`` as of the day it was decided, or None if it no longer applies."""
-    case = session.execute(
-        select(Inspection)
-        .where(Inspection.id == row.inspection_id)
-        .options(
-            selectinload(Inspection.local_authority),
-            selectinload(Inspection.contacts),
-            selectinload(Inspection.milestones),
-            selectinload(Inspection.actions),
-        )
-    ).scalar_one()
-    if not case.open:
+    found = reminder_for(session, row)
+    if found is None:
         return None
-    calendar = calendar_for(session)
-    item = next((i for i in case_items(case, row.decided_on, calendar) if i.item == row.item), None)
-    if item is None or item.due_version != row.due_version or item.done:
-        return None
-    previous = None
-    if row.reminder_kind == CHANGED:
-        # What people were last told the date was: the latest earlier version anyone was sent.
-        previous = (
-            session.execute(
-                select(ReminderLedger.due)
-                .where(
-                    ReminderLedger.inspection_id == row.inspection_id,
-                    ReminderLedger.item == row.item,
-                    ReminderLedger.state == "sent",
-                    ReminderLedger.due_version != row.due_version,
-                    ReminderLedger.reminder_kind != CHANGED,
-                )
-                .order_by(ReminderLedger.due_version.desc())
-            )
-            .scalars()
-            .first()
-        )
+    reminder, case_key = found
+    item = reminder.item
     return ChatNotice(
         channel=row.recipient,
-        case_key=case.key,
+        case_key=case_key,
         item=row.item,
         kind=row.reminder_kind,
         authority=item.authority,
         title=item.title,
         due=item.due,
-        working_days=working_days_to(row.due, row.decided_on, calendar),
-        previous_due=previous,
+        working_days=reminder.working_days,
+        previous_due=reminder.previous_due,
         owner=item.owner,
-        council_url=council_url(case.key),
+        council_url=council_url(case_key),
     )
 
 

@@ -495,7 +495,7 @@ def _send_digest(
         built: list[tuple[ReminderLedger, Reminder, str]] = []
         for row in rows:
             try:
-                found = _reminder_for(session, row)
+                found = reminder_for(session, row)
                 if found is not None:
                     reminder, case_key = found
                     # Built alone first, as its own email would be: whatever in this row's
@@ -635,16 +635,17 @@ def _message_for(
         if compose_pack is None:  # not selected without one (see send_pending)
             raise RuntimeError("a board-pack row needs the pack composer")
         return _pack_message(session, row, sender, at, compose_pack)
-    found = _reminder_for(session, row)
+    found = reminder_for(session, row)
     if found is None:
         return None
     reminder, case_key = found
     return compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url)
 
 
-def _reminder_for(session: Session, row: ReminderLedger) -> tuple[Reminder, str] | None:
-    """The reminder a ledger row stands for, and its case's key; None if the item moved, went
-    or was done since the decision (the row is then superseded: a new decision follows)."""
+def reminder_for(session: Session, row: ReminderLedger) -> tuple[Reminder, str] | None:
+    """The reminder a ledger row stands for (an email's or a chat notice's), as of the day it
+    was decided, and its case's key; None if the case closed or the item moved, went or was
+    done since the decision (the row is then superseded: a new decision follows)."""
     case = session.execute(
         select(Inspection)
         .where(Inspection.id == row.inspection_id)
