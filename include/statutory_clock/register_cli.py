@@ -300,9 +300,7 @@ def _engine(args: argparse.Namespace, *, migrate: bool = False) -> Any:
             db.upgrade(url)
         engine = db.make_engine(url)
         _OPENED.append(engine)
-        from alembic.script import ScriptDirectory
-
-        head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
+        head = db.head_revision()
         current = db.current_revision(engine)
     except (SQLAlchemyError, OSError, ImportError, ValueError) as exc:
         # A URL that does not parse, names no installed driver, or reaches no server; a SQLite

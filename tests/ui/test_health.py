@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from statclock_airflow.ui import api_models, context
-from statclock_airflow.ui.readiness import head_revision
 from statutory_clock.store import db, watchdog
+from statutory_clock.store.db import head_revision
 from tests.ui.test_writes import ROOT
 
 URL = f"{ROOT}/api/health"

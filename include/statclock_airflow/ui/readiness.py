@@ -13,17 +13,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 
 from sqlalchemy import Engine, select
 
 from statutory_clock.store import db
-from statutory_clock.store.models import AuditEvent
-from statutory_clock.store.watchdog import HEARTBEAT
+from statutory_clock.store.watchdog import last_completed
 
 log = logging.getLogger(__name__)
 CLOCK_DAG_ID = "statutory_clock"
-_REMINDERS_ENTITY = "reminders "  # the watchdog's marks: "reminders 2017-12-04"
 
 
 @dataclass(frozen=True)
@@ -53,33 +50,16 @@ class Readiness:
         return not self.problems
 
 
-@cache
-def head_revision() -> str:
-    """The newest migration this code has (read from the migration scripts once)."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(db.alembic_config("sqlite://")).get_current_head()
-    assert head is not None
-    return head
-
-
 def _utc(moment: datetime) -> datetime:
     # SQLite hands back naive timestamps: the register and Airflow both store UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def last_reminders(engine: Engine) -> RemindersRun | None:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(AuditEvent.entity, AuditEvent.at, AuditEvent.new)
-            .where(AuditEvent.action == HEARTBEAT, AuditEvent.entity.startswith(_REMINDERS_ENTITY))
-            .order_by(AuditEvent.entity.desc(), AuditEvent.id.desc())
-            .limit(1)
-        ).first()
-    if row is None:
+    completed = last_completed(engine)
+    if completed is None:
         return None
-    sent = int(row.new) if row.new is not None and str(row.new).isdigit() else None
-    return RemindersRun(row.entity.removeprefix(_REMINDERS_ENTITY), _utc(row.at), sent)
+    return RemindersRun(completed.day.isoformat(), _utc(completed.at), completed.sent)
 
 
 def last_clock() -> ClockRun | None:
@@ -104,7 +84,7 @@ def last_clock() -> ClockRun | None:
 
 
 def readiness(engine: Engine) -> Readiness:
-    head = head_revision()
+    head = db.head_revision()
     try:
         revision = db.current_revision(engine)
         reminders = last_reminders(engine)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,16 @@ def application_role_problems(engine: Engine) -> list[str]:
             if allowed and not owns:
                 problems.append(f"the application's role may {privilege} audit_event")
     return problems
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration this code has (read from the migration scripts once)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return str(head)
 
 
 def current_revision(engine: Engine) -> str | None:

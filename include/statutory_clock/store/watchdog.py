@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -116,6 +117,30 @@ def reminders_state(engine: Engine, as_of: date) -> RemindersState:
     if first < _entity(as_of):
         return RemindersState.NOT_STARTED
     return RemindersState.BEFORE_FIRST_RUN
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The latest day whose reminders completed (its heartbeat), for the health endpoint."""
+
+    day: date
+    at: datetime  # as the register stored it (naive UTC on SQLite)
+    sent: int | None
+
+
+def last_completed(engine: Engine) -> Completed | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(AuditEvent.entity, AuditEvent.at, AuditEvent.new)
+            .where(AuditEvent.action == HEARTBEAT, AuditEvent.entity.startswith(_ENTITY_PREFIX))
+            .order_by(AuditEvent.entity.desc(), AuditEvent.id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    sent = int(row.new) if row.new is not None and str(row.new).isdigit() else None
+    day = date.fromisoformat(row.entity.removeprefix(_ENTITY_PREFIX))
+    return Completed(day, row.at, sent)
 
 
 def reminders_completed(engine: Engine, as_of: date) -> bool:
