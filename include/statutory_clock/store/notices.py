@@ -33,18 +33,18 @@ from email.message import EmailMessage
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from statutory_clock.addresses import base_url, council_page
 from statutory_clock.calendar import WorkingDayCalendar
 from statutory_clock.chat_notices import ChatNotice, PostRefused, is_notice_kind
 from statutory_clock.mail_headers import header_text, message_id, sealed, start_message
-from statutory_clock.reminders import ReminderPolicy, still_relevant
+from statutory_clock.reminders import ReminderPolicy
 from statutory_clock.store.audit import lock_for_writing
 from statutory_clock.store.channels import Channel, email_rows, is_webhook_recipient
 from statutory_clock.store.db import transaction
 from statutory_clock.store.delivery import failure_list
-from statutory_clock.store.models import Inspection, ReminderLedger
+from statutory_clock.store.models import ReminderLedger
 from statutory_clock.store.outbox import (
     MAX_SEND_ATTEMPTS,
     REMINDER_ITEMS,
@@ -53,29 +53,14 @@ from statutory_clock.store.outbox import (
     SendReport,
     case_items,
     mark_failed,
+    open_cases,
     reminder_for,
     sendable,
+    supersede_unless_relevant,
 )
 from statutory_clock.store.reading import calendar_for
 
 Post = Callable[[ChatNotice], None]
-
-
-def _with_items(session: Session) -> Sequence[Inspection]:
-    return (
-        session.execute(
-            select(Inspection)
-            .options(
-                selectinload(Inspection.local_authority),
-                selectinload(Inspection.contacts),
-                selectinload(Inspection.milestones),
-                selectinload(Inspection.actions),
-            )
-            .where(Inspection.open.is_(True))
-        )
-        .scalars()
-        .all()
-    )
 
 
 def plan_notices(
@@ -157,14 +142,12 @@ def _supersede_stale(
         return
     items = {
         (case.id, item.item): item
-        for case in _with_items(session)
+        for case in open_cases(session)
         for item in case_items(case, as_of, calendar)
     }
     for row in unsent:
         item = items.get((row.inspection_id, row.item))
-        keep = still_relevant(item, as_of, policy, calendar) if item else set()
-        if (row.reminder_kind, row.due_version) not in keep:
-            row.state = "superseded"
+        supersede_unless_relevant(item, [row], as_of, policy, calendar)
 
 
 # -- posting ---------------------------------------------------------------------------------

@@ -243,7 +243,9 @@ def case_items(case: Inspection, as_of: date, calendar: WorkingDayCalendar) -> l
     return items
 
 
-def _open_cases(session: Session, keys: Sequence[str] | None = None) -> Sequence[Inspection]:
+def open_cases(session: Session, keys: Sequence[str] | None = None) -> Sequence[Inspection]:
+    """Open cases with everything a reminder item needs loaded (authority, contacts,
+    milestones, actions), by key."""
     query = (
         select(Inspection)
         .options(
@@ -276,7 +278,7 @@ def plan_reminders(
     """
     lock_for_writing(session)
     calendar = calendar or calendar_for(session)
-    cases = _open_cases(session)
+    cases = open_cases(session)
     case_ids = {c.key: c.id for c in cases}
     rows = (
         session.execute(select(ReminderLedger).where(ReminderLedger.state != "superseded"))
@@ -308,11 +310,7 @@ def plan_reminders(
     # it and it is superseded, never sent late.
     by_key = {(item.case_key, item.item): item for item in items}
     for key, stale in pending.items():
-        item = by_key.get(key)
-        keep = still_relevant(item, as_of, policy, calendar) if item else set()
-        for row in stale:
-            if (row.reminder_kind, row.due_version) not in keep:
-                row.state = "superseded"
+        supersede_unless_relevant(by_key.get(key), stale, as_of, policy, calendar)
     created = []
     for reminder in decisions:
         for recipient in reminder.recipients:
@@ -330,6 +328,22 @@ def plan_reminders(
             created.append(row)
     session.flush()
     return created
+
+
+def supersede_unless_relevant(
+    item: ReminderItem | None,
+    rows: Sequence[ReminderLedger],
+    as_of: date,
+    policy: ReminderPolicy,
+    calendar: WorkingDayCalendar,
+) -> None:
+    """Unsent ledger rows of one item (email or chat): each is kept only while it is still
+    the most relevant reminder on ``as_of`` (or its change notice), else superseded, so a
+    reminder is never sent late. ``item`` None: the item went, and so do its rows."""
+    keep = still_relevant(item, as_of, policy, calendar) if item else set()
+    for row in rows:
+        if (row.reminder_kind, row.due_version) not in keep:
+            row.state = "superseded"
 
 
 def send_pending(
