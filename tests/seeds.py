@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from statutory_clock.store import register
 from statutory_clock.store.case_document import CaseDocument
 from statutory_clock.store.casefile import dump_case_file, load_case_file
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "include" / "demo"
 SEED_FILES = sorted(DEMO_DIR.glob("*.yaml"))
+BARBARA = "barbara.peacock@croydon.gov.uk"
 
 
 def seed_as_it_stood(path: Path) -> CaseDocument:
@@ -29,3 +33,14 @@ def write_seeds_as_they_stood(folder: Path) -> Path:
     for path in SEED_FILES:
         (folder / path.name).write_text(dump_case_file(seed_as_it_stood(path)), encoding="utf-8")
     return folder
+
+
+def barbara_owns_two_croydon_deadlines(session: Session) -> None:
+    """In an imported croydon-2017: Barbara Peacock, given an address, owns the written
+    statement of action and the first monitoring visit, so on Wednesday 6 December 2017 she
+    has two reminders (due in 3 and in 20 working days): the digest tests' day."""
+    croydon = register.get_case(session, "croydon-2017")
+    next(c for c in croydon.contacts if c.name == "Barbara Peacock").email = BARBARA
+    for m in croydon.milestones:
+        if m.milestone_id in ("written_statement_of_action", "first_monitoring_visit"):
+            m.owner = "Barbara Peacock"

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from devtools.mailcatcher import MailCatcher
-from statutory_clock.store import db, register
+from statutory_clock.store import db
 from statutory_clock.store.contacts import set_reminders
 from statutory_clock.store.models import ReminderLedger
 from tests.dags.airflow_runner import run_dag_test
 from tests.dags.test_dag_runs import env_for, load_demo
+from tests.seeds import BARBARA, barbara_owns_two_croydon_deadlines
 
-BARBARA = "barbara.peacock@croydon.gov.uk"
 WEDNESDAY_6_DEC_2017 = "2017-12-06T07:30:00+00:00"
-
-
-@pytest.fixture
-def mail(tmp_path: Path) -> Iterator[MailCatcher]:
-    with MailCatcher(tmp_path / "mail") as catcher:
-        yield catcher
 
 
 def test_a_digest_goes_once_however_often_the_dag_runs(register_url, mail, tmp_path):
     url = load_demo(register_url)
     engine = db.make_engine(url)
     with db.transaction(engine) as session:
-        croydon = register.get_case(session, "croydon-2017")
-        next(c for c in croydon.contacts if c.name == "Barbara Peacock").email = BARBARA
-        for m in croydon.milestones:
-            if m.milestone_id in ("written_statement_of_action", "first_monitoring_visit"):
-                m.owner = "Barbara Peacock"
+        barbara_owns_two_croydon_deadlines(session)
         set_reminders(session, "croydon-2017", "Barbara Peacock", "daily digest", "pm")
 
     env = env_for(url, mail, STATCLOCK_BASE_URL="https://airflow.council.example")

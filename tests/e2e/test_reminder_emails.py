@@ -27,12 +27,11 @@ from statutory_clock.store import db, register
 from statutory_clock.store.contacts import set_reminders
 from statutory_clock.store.outbox import plan_reminders, send_pending
 from tests.e2e.conftest import SCREENSHOTS
-from tests.seeds import seed_as_it_stood
+from tests.seeds import BARBARA, barbara_owns_two_croydon_deadlines, seed_as_it_stood
 
 DEMO = Path(__file__).resolve().parents[2] / "include" / "demo"
 SHOTS = SCREENSHOTS / "emails"
 PM = "programme.manager@council.example"
-BARBARA = "barbara.peacock@croydon.gov.uk"
 BASE = "https://airflow.council.example"
 DAY = date(2017, 12, 6)  # a Wednesday with three reminders due (tests/integration)
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
@@ -51,11 +50,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, EmailMe
             register.import_case(
                 session, seed_as_it_stood(DEMO / f"{name}.yaml"), "tester", date(2017, 11, 1)
             )
-        croydon = register.get_case(session, "croydon-2017")
-        next(c for c in croydon.contacts if c.name == "Barbara Peacock").email = BARBARA
-        for m in croydon.milestones:
-            if m.milestone_id in ("written_statement_of_action", "first_monitoring_visit"):
-                m.owner = "Barbara Peacock"
+        barbara_owns_two_croydon_deadlines(session)
         tower = register.get_case(session, "tower-hamlets-2017")
         audits = next(m for m in tower.milestones if m.milestone_id == "monitoring_audits_due_2")
         audits.title = f"Return the case audits: {LONG_WORD}"  # no space for the phone to wrap at

@@ -23,13 +23,12 @@ from statutory_clock.store.contacts import set_reminders
 from statutory_clock.store.db import transaction
 from statutory_clock.store.models import AuditEvent, ReminderLedger
 from statutory_clock.store.outbox import SendReport, plan_reminders, send_pending
-from tests.seeds import seed_as_it_stood
+from tests.seeds import BARBARA, barbara_owns_two_croydon_deadlines, seed_as_it_stood
 
 DEMO = Path(__file__).resolve().parents[2] / "include" / "demo"
 PM = "programme.manager@council.example"
 SENDER = "statclock@council.example"
 BASE = "https://airflow.council.example"
-BARBARA = "barbara.peacock@croydon.gov.uk"
 # A Wednesday: Croydon's statement of action is due in 3 working days and its first monitoring
 # visit in 20; Tower Hamlets' case audits for its second monitoring visit are overdue.
 DAY = date(2017, 12, 6)
@@ -51,11 +50,7 @@ def demo(register_engine: Engine) -> Engine:
             register.import_case(
                 session, seed_as_it_stood(DEMO / f"{name}.yaml"), "tester", date(2017, 11, 1)
             )
-        croydon = register.get_case(session, "croydon-2017")
-        next(c for c in croydon.contacts if c.name == "Barbara Peacock").email = BARBARA
-        for m in croydon.milestones:
-            if m.milestone_id in ("written_statement_of_action", "first_monitoring_visit"):
-                m.owner = "Barbara Peacock"
+        barbara_owns_two_croydon_deadlines(session)
     with transaction(register_engine) as session:
         change = set_reminders(session, "croydon-2017", "Barbara Peacock", "daily digest", "pm")
     assert (change.old, change.new) == ("each", "daily digest")
