@@ -134,8 +134,13 @@ def post_notices(engine: Any, programme_manager: str, actor: str) -> int | None:
     about refused ones, fail the task if any were refused. None when no channel is set up."""
     from statclock_airflow import SMTP_CONN_ID
     from statclock_airflow.mail import smtp_sender
-    from statutory_clock.store.delivery import DeliveryFailed, tell_programme_manager
-    from statutory_clock.store.notices import failure_line, failure_notice, post_pending
+    from statutory_clock.store.delivery import (
+        DeliveryFailed,
+        failure_line,
+        tell_programme_manager,
+        told_line,
+    )
+    from statutory_clock.store.notices import describe_failure, failure_notice, post_pending
 
     channels = configured_channels()
     if not channels:
@@ -163,10 +168,8 @@ def post_notices(engine: Any, programme_manager: str, actor: str) -> int | None:
             datetime.now(UTC),
             compose=failure_notice,
         )
-    if notice.problem:
-        told = f"the programme manager could not be told ({notice.problem})"
-    elif notice.reported:
-        told = "the programme manager has been told"
-    else:
-        told = "the programme manager was told on an earlier run"
-    raise DeliveryFailed(failure_line(report, told))
+    # The channel's error line does not name the programme manager's address.
+    told = told_line(notice, None)
+    raise DeliveryFailed(
+        failure_line(report, told, noun="notice", done="posted", what=describe_failure)
+    )

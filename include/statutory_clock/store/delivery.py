@@ -100,7 +100,7 @@ def run_sends(
     notice = tell_programme_manager(
         engine, send, sender, programme_manager, report.failures, actor, now()
     )
-    raise DeliveryFailed(failure_line(report, notice, programme_manager))
+    raise DeliveryFailed(failure_line(report, told_line(notice, programme_manager)))
 
 
 def tell_programme_manager(
@@ -218,23 +218,36 @@ def failure_notice(
     return sealed(msg)
 
 
-def failure_line(report: SendReport, notice: Notice, manager: str) -> str:
-    """The task's error: one line, how many failed and why, and whether anyone was told."""
+def told_line(notice: Notice, manager: str | None) -> str:
+    """Whether the programme manager was told of a run's failures (naming the address if
+    ``manager`` is given), as the end of the task's error line."""
+    if notice.problem:
+        return f"the programme manager could not be told ({notice.problem})"
+    if notice.reported:
+        named = f" ({header_text(manager, 100)})" if manager else ""
+        return f"the programme manager{named} has been told"
+    return "the programme manager was told on an earlier run"
+
+
+def failure_line(
+    report: SendReport,
+    told: str,
+    *,
+    noun: str = "email",
+    done: str = "sent",
+    what: Callable[[SendFailure], str] = _what,
+) -> str:
+    """The task's error: one line, how many ``noun``s failed and why, and ``told``
+    (:func:`told_line`). Chat notices use it with their own noun, verb and description."""
     count = report.failed
     listed = "; ".join(
-        f"ledger row {f.row_id} ({_what(f)}): {f.reason}" for f in report.failures[:LISTED_IN_ERROR]
+        f"ledger row {f.row_id} ({what(f)}): {f.reason}" for f in report.failures[:LISTED_IN_ERROR]
     )
     more = count - LISTED_IN_ERROR
     if more > 0:
         listed += f"; and {more} more"
-    if notice.problem:
-        told = f"the programme manager could not be told ({notice.problem})"
-    elif notice.reported:
-        told = f"the programme manager ({header_text(manager, 100)}) has been told"
-    else:
-        told = "the programme manager was told on an earlier run"
     return header_text(
-        f"{count} email{'s' if count != 1 else ''} of {report.sent + count} could not be sent "
+        f"{count} {noun}{'s' if count != 1 else ''} of {report.sent + count} could not be {done} "
         f"and {'are' if count != 1 else 'is'} marked failed: {listed}; {told}",
         2000,
     )

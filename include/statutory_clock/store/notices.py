@@ -278,18 +278,6 @@ def failure_notice(
     return sealed(msg)
 
 
-def failure_line(report: SendReport, told: str) -> str:
-    """The task's error: one line, how many notices were refused and why."""
-    count = report.failed
-    listed = "; ".join(
-        f"ledger row {f.row_id} ({header_text(f'{f.case_key} {f.item} to {f.recipient}')}): "
-        f"{f.reason}"
-        for f in report.failures[:3]
-    )
-    if count > 3:
-        listed += f"; and {count - 3} more"
-    return header_text(
-        f"{count} notice{'s' if count != 1 else ''} of {report.sent + count} could not be "
-        f"posted and {'are' if count != 1 else 'is'} marked failed: {listed}; {told}",
-        2000,
-    )
+def describe_failure(failure: SendFailure) -> str:
+    """A refused notice in the task's error line: case, item and channel."""
+    return header_text(f"{failure.case_key} {failure.item} to {failure.recipient}")
