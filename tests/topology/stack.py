@@ -409,7 +409,11 @@ def _wait(what: str, ready: Any, services: list[Service], seconds: float = WAIT_
 
 
 @contextlib.contextmanager
-def started(executor: str, workdir: Path) -> Iterator[Topology]:
+def started(
+    executor: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Topology]:
+    """The topology, running; ``extra_env`` is added to every Airflow process's environment
+    (the fault tests' shorter retry delays, a benchmark's settings)."""
     assert executor in (LOCAL, CELERY), executor
     timings: dict[str, float] = {}
     t0 = time.monotonic()
@@ -420,7 +424,16 @@ def started(executor: str, workdir: Path) -> Iterator[Topology]:
     with _databases([f"statclock_topo_af_{tag}", f"statclock_topo_reg_{tag}"]) as urls:
         airflow_db_url, register_owner = urls
         try:
-            yield _start(executor, workdir, airflow_db_url, register_owner, services, timings, t0)
+            yield _start(
+                executor,
+                workdir,
+                airflow_db_url,
+                register_owner,
+                services,
+                timings,
+                t0,
+                extra_env or {},
+            )
         finally:
             stopping = time.monotonic()
             # The Airflow components first (the scheduler and workers finish their running
@@ -444,6 +457,7 @@ def _start(
     services: dict[str, Service],
     timings: dict[str, float],
     t0: float,
+    extra_env: dict[str, str],
 ) -> Topology:
     python = str(VENV_BIN / "python")
     airflow = str(VENV_BIN / "airflow")
@@ -584,6 +598,7 @@ def _start(
             ),
         }
     )
+    env.update(extra_env)
 
     migrate = subprocess.run(
         [airflow, "db", "migrate"], env=env, cwd=workdir / "run", capture_output=True, timeout=600
