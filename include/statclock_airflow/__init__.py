@@ -17,12 +17,36 @@ SMTP_CONN_ID = "statclock_smtp"  # the Airflow SMTP provider connection used for
 TIMEZONE = "Europe/London"
 CASES_ASSET_NAME = "statclock_register_cases"  # updated whenever a case's facts change
 
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "improvement-programme",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": True,
-}
+
+def _whole_number(name: str, default: int | None) -> int | None:
+    """A non-negative whole number from the environment; one line naming it if it is not."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        unit = "retries" if name.endswith("RETRIES") else "seconds"
+        raise ValueError(f"{name} must be a whole number of {unit}, not {raw!r}")
+    return int(raw)
+
+
+def retry_policy() -> dict[str, Any]:
+    """How a failed task is tried again: by default 3 more times, 5 minutes after the first
+    failure, doubling (with Airflow's jitter) each time, so a mail relay or database that is
+    away for half an hour costs a delay, not a lost day. A council's IT team (and the fault
+    tests) can change it: ``STATCLOCK_TASK_RETRIES``, ``STATCLOCK_RETRY_DELAY_SECONDS`` and
+    ``STATCLOCK_MAX_RETRY_DELAY_SECONDS`` (no cap by default)."""
+    policy: dict[str, Any] = {
+        "retries": _whole_number("STATCLOCK_TASK_RETRIES", 3),
+        "retry_delay": timedelta(seconds=_whole_number("STATCLOCK_RETRY_DELAY_SECONDS", 300) or 0),
+        "retry_exponential_backoff": True,
+    }
+    cap = _whole_number("STATCLOCK_MAX_RETRY_DELAY_SECONDS", None)
+    if cap is not None:
+        policy["max_retry_delay"] = timedelta(seconds=cap)
+    return policy
+
+
+DEFAULT_ARGS: dict[str, Any] = {"owner": "improvement-programme", **retry_policy()}
 TAGS = ["statclock"]
 
 

@@ -6,7 +6,9 @@
     PostgreSQL        two fresh databases on the server of STATCLOCK_TEST_POSTGRES_URL:
                       Airflow's metadata, and the case register (migrated by its owner, used by
                       the product as the application's role, as compose does)
-    mail catcher      devtools/mailcatcher.py, standing in for Mailpit
+    mail catcher      devtools/mailcatcher.py, standing in for Mailpit, behind a relay of the
+                      tests' own (tests/topology/relay.py) that the fault tests can make
+                      refuse or hold a message mid-send
     redis-server      CeleryExecutor only: the broker (compose profile ``celery``)
     airflow api-server, then, once it answers, airflow scheduler, dag-processor, triggerer
                       and, for CeleryExecutor, two ``airflow celery worker`` processes
@@ -45,6 +47,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from tests.topology.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -127,8 +131,15 @@ class Service:
                 os.killpg(self.process.pid, signum)
 
     def kill(self) -> None:
-        """SIGKILL to the whole process group, as a host losing the container would."""
+        """SIGKILL to the whole process group and every process descended from it (a task
+        process may start a group of its own), as a host losing the container would."""
+        if self.process is None:
+            return
+        doomed = _descendants(self.process.pid)
         self.signal_group(signal.SIGKILL)
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.wait_gone(10)
 
     def wait_gone(self, seconds: float) -> bool:
@@ -143,6 +154,25 @@ class Service:
 
     def tail(self, lines: int = 40) -> str:
         return tail(self.log, lines)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process descended from ``root``, from /proc's parent links."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _group_has_live_members(pgid: int) -> bool:
@@ -313,6 +343,7 @@ class Topology:
     register_url: str  # as the application's role, as every Airflow process uses it
     register_owner_url: str
     mail_dir: Path
+    relay: Relay  # between the product and the catcher (tests/topology/relay.py)
     packs_dir: Path
     services: dict[str, Service]
     env: dict[str, str]  # the Airflow processes' environment (for CLI calls in tests)
@@ -339,21 +370,15 @@ class Topology:
         )
 
 
-def _admin_url() -> str:
-    url = os.environ.get("STATCLOCK_TEST_POSTGRES_URL")
-    assert url, "STATCLOCK_TEST_POSTGRES_URL is not set (scripts/test-postgres.sh)"
-    return url
-
-
 @contextlib.contextmanager
-def _databases(names: list[str]) -> Iterator[list[str]]:
-    """Fresh databases on the test server, owned by its role; dropped however the block ends."""
-    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+def _databases(admin_url: str, names: list[str]) -> Iterator[list[str]]:
+    """Fresh databases on the server, owned by its role; dropped however the block ends."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             for name in names:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
-        base = make_url(_admin_url())
+        base = make_url(admin_url)
         yield [base.set(database=n).render_as_string(hide_password=False) for n in names]
     finally:
         from tests.conftest import _drop_database
@@ -410,18 +435,26 @@ def _wait(what: str, ready: Any, services: list[Service], seconds: float = WAIT_
 
 @contextlib.contextmanager
 def started(
-    executor: str, workdir: Path, extra_env: dict[str, str] | None = None
+    executor: str,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    postgres_url: str | None = None,
 ) -> Iterator[Topology]:
     """The topology, running; ``extra_env`` is added to every Airflow process's environment
-    (the fault tests' shorter retry delays, a benchmark's settings)."""
+    (the fault tests' shorter retry delays, a benchmark's settings). Its databases are made on
+    the server of ``postgres_url`` (an owner's URL, default STATCLOCK_TEST_POSTGRES_URL)."""
     assert executor in (LOCAL, CELERY), executor
+    admin_url = postgres_url or os.environ.get("STATCLOCK_TEST_POSTGRES_URL")
+    assert admin_url, "STATCLOCK_TEST_POSTGRES_URL is not set (scripts/test-postgres.sh)"
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     for sub in ("logs", "mail", "airflow", "run", "tmp", "cache"):
         (workdir / sub).mkdir(parents=True, exist_ok=True)
     tag = f"{executor[:-8].lower()}_{uuid.uuid4().hex[:8]}"
     services: dict[str, Service] = {}
-    with _databases([f"statclock_topo_af_{tag}", f"statclock_topo_reg_{tag}"]) as urls:
+    relays: list[Relay] = []
+    names = [f"statclock_topo_af_{tag}", f"statclock_topo_reg_{tag}"]
+    with _databases(admin_url, names) as urls:
         airflow_db_url, register_owner = urls
         try:
             yield _start(
@@ -433,6 +466,7 @@ def started(
                 timings,
                 t0,
                 extra_env or {},
+                relays,
             )
         finally:
             stopping = time.monotonic()
@@ -446,6 +480,8 @@ def started(
             stop_all(airflow_first)
             stop_all([s for n, s in services.items() if n == "airflow-api-server"])
             stop_all([s for n, s in services.items() if not n.startswith("airflow-")])
+            for relay in relays:
+                relay.stop()
             timings["stop"] = time.monotonic() - stopping
 
 
@@ -458,6 +494,7 @@ def _start(
     timings: dict[str, float],
     t0: float,
     extra_env: dict[str, str],
+    relays: list[Relay],
 ) -> Topology:
     python = str(VENV_BIN / "python")
     airflow = str(VENV_BIN / "airflow")
@@ -499,7 +536,12 @@ def _start(
                 return int(line.split()[4].rstrip(";").rsplit(":", 1)[1])
         return None
 
-    smtp_port = _wait("the mail catcher", mail_port, [catcher], 30)
+    catcher_port = _wait("the mail catcher", mail_port, [catcher], 30)
+    # The council's relay in front of it, on the port the SMTP connection names.
+    relay = Relay(catcher_port)
+    relay.start()
+    relays.append(relay)
+    smtp_port = relay.port
 
     broker = ""
     if executor == CELERY:
@@ -680,6 +722,7 @@ def _start(
         register_url=register_url,
         register_owner_url=register_owner,
         mail_dir=mail_dir,
+        relay=relay,
         packs_dir=packs_dir,
         services=services,
         env=env,
