@@ -373,7 +373,8 @@ class Topology:
 @contextlib.contextmanager
 def _databases(admin_url: str, names: list[str]) -> Iterator[list[str]]:
     """Fresh databases on the server, owned by its role; dropped however the block ends."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # pre_ping: the fault tests stop and start the server while this engine waits to drop.
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             for name in names:

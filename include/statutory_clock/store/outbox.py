@@ -36,11 +36,14 @@ size).
 
 from __future__ import annotations
 
+import logging
 import smtplib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from typing import Final, Literal
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -68,6 +71,11 @@ from statutory_clock.store.models import BoardPack, Contact, Inspection, Reminde
 from statutory_clock.store.read_model import FINISHED, timeline
 from statutory_clock.store.reading import calendar_for
 from statutory_clock.vocabulary import DAILY_DIGEST
+
+log = logging.getLogger(__name__)
+
+SENT: Final = "sent"
+SKIPPED: Final = "skipped"
 
 REMINDER_ITEMS = ("milestone:", "action:")
 PACK_PREFIX = "board_pack:"
@@ -392,6 +400,33 @@ def send_pending(
             digests += done.digest
             continue
         (row_id,) = unit
+        try:
+            outcome = _send_row(engine, row_id, send, sender, now, compose_pack, link_base)
+        except _Unrecorded as lost_commit:
+            record_accepted(engine, lost_commit.accepted)
+            outcome = SENT
+        if outcome == SKIPPED:
+            skipped += 1
+        elif outcome == SENT:
+            sent += 1
+        elif isinstance(outcome, SendFailure):
+            failures.append(outcome)
+    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures), digests=digests)
+
+
+def _send_row(
+    engine: Engine,
+    row_id: int,
+    send: Callable[[EmailMessage], None],
+    sender: str,
+    now: Callable[[], datetime],
+    compose_pack: PackComposer | None,
+    link_base: str | None,
+) -> Literal["sent", "skipped"] | SendFailure:
+    """One row in its own transaction: sent, skipped, or its failure.
+    Raises :class:`_Unrecorded` when the relay took the message but the commit failed."""
+    accepted: _Accepted | None = None
+    try:
         with transaction(engine) as session:
             row = session.execute(
                 select(ReminderLedger)
@@ -399,35 +434,94 @@ def send_pending(
                 .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
             if row is None or not sendable(row):
-                skipped += 1  # another worker has it, or it was sent meanwhile
-                continue
+                return SKIPPED  # another worker has it, or it was sent meanwhile
             try:
                 message = _message_for(session, row, sender, now(), compose_pack, link_base)
             except SQLAlchemyError:
                 raise  # the register itself is in trouble: not this row's fault
             except Exception as error:
                 # Whatever stops this one message being built (MessageBuildError, the email
-                # package refusing a header, a pack's archived file gone, even a bug met only by
-                # this row's data) must not stop every other council's: it is recorded on the
-                # row, reported to the programme manager and fails the task, so it is seen.
-                failures.append(mark_failed(session, row, error))
-                continue
+                # package refusing a header, a pack's archived file gone, even a bug met only
+                # by this row's data) must not stop every other council's: it is recorded on
+                # the row, reported to the programme manager and fails the task, so it is seen.
+                return mark_failed(session, row, error)
             if message is None:  # the item moved or went since the decision: a new one follows
                 row.state = "superseded"
-                skipped += 1
-                continue
+                return SKIPPED
             try:
                 send(message)
             except (smtplib.SMTPException, OSError, ValueError) as error:
                 if not isinstance(error, ValueError) and not refused_by_relay(error):
                     raise  # the server is gone: this row and the rest stay as they were
-                failures.append(mark_failed(session, row, error))
-                continue
-            row.state, row.sent_at = "sent", now()
-            row.message_id = str(message["Message-ID"])
+                return mark_failed(session, row, error)
+            accepted = _Accepted((row.id,), str(message["Message-ID"]), now())
+            row.state, row.sent_at = "sent", accepted.sent_at
+            row.message_id = accepted.message_id
             row.attempts = (row.attempts or 0) + 1
-        sent += 1
-    return SendReport(sent=sent, skipped=skipped, failures=tuple(failures), digests=digests)
+    except SQLAlchemyError as error:
+        if accepted is None:
+            raise
+        raise _Unrecorded(accepted) from error
+    return SENT
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """Rows whose message the relay has accepted (``250``), with its Message-ID and time."""
+
+    row_ids: tuple[int, ...]
+    message_id: str
+    sent_at: datetime
+
+
+class _Unrecorded(Exception):
+    """The relay accepted a message and the register lost the commit that records it."""
+
+    def __init__(self, accepted: _Accepted) -> None:
+        super().__init__(f"ledger rows {accepted.row_ids} sent but not recorded")
+        self.accepted = accepted
+
+
+# How long a send waits for the register to come back when it cannot record a message the relay
+# has already accepted. Giving up (and leaving the task's retry to send the message again) would
+# duplicate it: a database restart or fail-over mid-send is minutes, so wait that long.
+RECORD_PATIENCE_SECONDS = 600.0
+
+
+def record_accepted(
+    engine: Engine,
+    accepted: _Accepted,
+    patience: float = RECORD_PATIENCE_SECONDS,
+    wait: Callable[[float], None] = time.sleep,
+) -> None:
+    """Mark rows sent whose message the relay accepted after their own commit failed (the
+    register went away mid-send), trying again until it is back or ``patience`` runs out (then
+    the error propagates: the retry sends those rows again, the one duplicate left)."""
+    delay, waited = 1.0, 0.0
+    while True:
+        try:
+            with transaction(engine) as session:
+                rows = session.execute(
+                    select(ReminderLedger).where(ReminderLedger.id.in_(list(accepted.row_ids)))
+                ).scalars()
+                for row in rows:
+                    if sendable(row):
+                        row.state, row.sent_at = "sent", accepted.sent_at
+                        row.message_id = accepted.message_id
+                        row.attempts = (row.attempts or 0) + 1
+            log.warning(
+                "The register was unreachable when ledger row(s) %s were sent; recorded as sent "
+                "after %.0f s",
+                ", ".join(map(str, accepted.row_ids)),
+                waited,
+            )
+            return
+        except SQLAlchemyError:
+            if waited >= patience:
+                raise
+            wait(delay)
+            waited += delay
+            delay = min(delay * 2, 30.0)
 
 
 # -- the daily digest ------------------------------------------------------------------------
@@ -492,73 +586,90 @@ def _send_digest(
     row locked, each reminder built on its own (a row that cannot be built is marked failed
     and the rest still go), then sent once and every row in it marked sent with the one
     Message-ID. A refusal by the relay marks each row failed; a lost connection raises and
-    leaves them all as they were."""
-    with transaction(engine) as session:
-        rows = [
-            row
-            for row in session.execute(
-                select(ReminderLedger)
-                .where(ReminderLedger.id.in_(list(unit)))
-                .order_by(ReminderLedger.id)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-            if sendable(row)
-        ]
-        skipped = len(unit) - len(rows)  # another worker has them, or they went meanwhile
-        at = now()
-        built: list[tuple[ReminderLedger, Reminder, str]] = []
-        for row in rows:
+    leaves them all as they were. If the register goes away once the relay has taken the
+    email, its rows are recorded as sent when it is back (:func:`record_accepted`)."""
+    accepted: _Accepted | None = None
+    try:
+        with transaction(engine) as session:
+            rows = [
+                row
+                for row in session.execute(
+                    select(ReminderLedger)
+                    .where(ReminderLedger.id.in_(list(unit)))
+                    .order_by(ReminderLedger.id)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+                if sendable(row)
+            ]
+            skipped = len(unit) - len(rows)  # another worker has them, or they went meanwhile
+            at = now()
+            built: list[tuple[ReminderLedger, Reminder, str]] = []
+            for row in rows:
+                try:
+                    found = reminder_for(session, row)
+                    if found is not None:
+                        reminder, case_key = found
+                        # Built alone first, as its own email would be: whatever in this row's
+                        # data cannot be sent safely fails this row only.
+                        compose(
+                            reminder, row.recipient, sender, at, ledger_message_id(row, case_key)
+                        )
+                except SQLAlchemyError:
+                    raise
+                except Exception as error:
+                    failures.append(mark_failed(session, row, error))
+                    continue
+                if found is None:
+                    row.state = "superseded"
+                    skipped += 1
+                    continue
+                built.append((row, *found))
+            if not built:
+                return _Tally(0, skipped)
             try:
-                found = reminder_for(session, row)
-                if found is not None:
-                    reminder, case_key = found
-                    # Built alone first, as its own email would be: whatever in this row's
-                    # data cannot be sent safely fails this row only.
-                    compose(reminder, row.recipient, sender, at, ledger_message_id(row, case_key))
+                if len(built) == 1:
+                    row, reminder, case_key = built[0]
+                    message = compose(
+                        reminder,
+                        row.recipient,
+                        sender,
+                        at,
+                        ledger_message_id(row, case_key),
+                        base_url,
+                    )
+                else:
+                    message = compose_digest(
+                        [reminder for _, reminder, _ in built],
+                        built[0][0].recipient,
+                        sender,
+                        at,
+                        built[0][0].decided_on,
+                        digest_message_id([row for row, _, _ in built]),
+                        base_url,
+                    )
+                send(message)
+                accepted = _Accepted(
+                    tuple(r.id for r, _, _ in built), str(message["Message-ID"]), now()
+                )
             except SQLAlchemyError:
                 raise
+            except (smtplib.SMTPException, OSError) as error:
+                if not refused_by_relay(error):
+                    raise  # the server is gone: every row stays as it was
+                failures.extend(mark_failed(session, row, error) for row, _, _ in built)
+                return _Tally(0, skipped)
             except Exception as error:
-                failures.append(mark_failed(session, row, error))
-                continue
-            if found is None:
-                row.state = "superseded"
-                skipped += 1
-                continue
-            built.append((row, *found))
-        if not built:
-            return _Tally(0, skipped)
-        try:
-            if len(built) == 1:
-                row, reminder, case_key = built[0]
-                message = compose(
-                    reminder, row.recipient, sender, at, ledger_message_id(row, case_key), base_url
-                )
-            else:
-                message = compose_digest(
-                    [reminder for _, reminder, _ in built],
-                    built[0][0].recipient,
-                    sender,
-                    at,
-                    built[0][0].decided_on,
-                    digest_message_id([row for row, _, _ in built]),
-                    base_url,
-                )
-            send(message)
-        except SQLAlchemyError:
+                failures.extend(mark_failed(session, row, error) for row, _, _ in built)
+                return _Tally(0, skipped)
+            for row, _, _ in built:
+                row.state, row.sent_at = "sent", accepted.sent_at
+                row.message_id = str(message["Message-ID"])
+                row.attempts = (row.attempts or 0) + 1
+    except SQLAlchemyError:
+        if accepted is None:
             raise
-        except (smtplib.SMTPException, OSError) as error:
-            if not refused_by_relay(error):
-                raise  # the server is gone: every row stays as it was
-            failures.extend(mark_failed(session, row, error) for row, _, _ in built)
-            return _Tally(0, skipped)
-        except Exception as error:
-            failures.extend(mark_failed(session, row, error) for row, _, _ in built)
-            return _Tally(0, skipped)
-        sent_at = now()
-        for row, _, _ in built:
-            row.state, row.sent_at = "sent", sent_at
-            row.message_id = str(message["Message-ID"])
-            row.attempts = (row.attempts or 0) + 1
+        # The relay has the email and the register lost the commit recording it.
+        record_accepted(engine, accepted)
     return _Tally(len(built), skipped, digest=len(built) > 1)
 
 
