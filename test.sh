@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, type check, then every test. Sets up .venv/ first if needed.
-#   ./test.sh [PYTEST ARGS...]          everything (PostgreSQL, dag.test() runs); arguments go
-#                                       to pytest, e.g. ./test.sh -x tests/integration
+#   ./test.sh                           everything (PostgreSQL, dag.test() runs, the browser, the
+#                                       topology tier beside the rest)
+#   ./test.sh PYTEST ARGS...            lint, types, then one pytest with these arguments,
+#                                       e.g. ./test.sh -x tests/integration
 #   ./test.sh --fast [PYTEST ARGS...]   lint, types and the unit tests only (tests/unit): no
 #                                       PostgreSQL, no Debian packages, no Airflow runs; < 1 min
 set -euo pipefail
@@ -42,5 +44,28 @@ scripts/e2e-deps.sh
 scripts/compose-deps.sh
 # redis-server (Debian) for the CeleryExecutor topology in tests/topology.
 scripts/topology-deps.sh
-echo "==> pytest"
-.venv/bin/pytest "$@"
+if [[ $# -gt 0 ]]; then
+  echo "==> pytest $*"
+  exec .venv/bin/pytest "$@"
+fi
+# The topology tier (tests/topology: the production topology, then the fault tests, which spend
+# most of their time waiting, e.g. 5 minutes of a refusing mail relay) runs beside the rest: it
+# has its own PostgreSQL server, relay and ports, so the two share nothing but the CPU.
+mkdir -p var
+topology_log=var/topology-tier.log
+echo "==> pytest -m topology (beside the rest; its output: $topology_log)"
+.venv/bin/pytest -m topology -p no:cacheprovider >"$topology_log" 2>&1 &
+topology_pid=$!
+trap 'kill "$topology_pid" 2>/dev/null || true' EXIT
+echo "==> pytest -m 'not topology'"
+rest=0
+.venv/bin/pytest -m "not topology" || rest=$?
+topology=0
+wait "$topology_pid" || topology=$?
+trap - EXIT
+echo "==> the topology tier ($topology_log):"
+tail -n 40 "$topology_log"
+if [[ $rest -ne 0 || $topology -ne 0 ]]; then
+  echo "test.sh: failed (pytest exit status: the rest $rest, the topology tier $topology)" >&2
+  exit 1
+fi

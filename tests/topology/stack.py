@@ -3,7 +3,8 @@
 ``started(executor, workdir)`` is a context manager that brings up, on free ports and under
 ``workdir``, the same shape as the compose stack, one process per container:
 
-    PostgreSQL        two fresh databases on the server of STATCLOCK_TEST_POSTGRES_URL:
+    PostgreSQL        two fresh databases on the server of ``postgres_url`` (the tier's own,
+                      tests/topology/postgres.py; default STATCLOCK_TEST_POSTGRES_URL's):
                       Airflow's metadata, and the case register (migrated by its owner, used by
                       the product as the application's role, as compose does)
     mail catcher      devtools/mailcatcher.py, standing in for Mailpit, behind a relay of the
@@ -361,8 +362,24 @@ class Topology:
         )
 
     def restart(self, name: str) -> None:
-        """Start a stopped or killed service again, with the same command and environment."""
-        self.services[name].start()
+        """Start a stopped or killed service again, with the same command and environment
+        (what is left of its process group first goes, as with a container's restart)."""
+        service = self.services[name]
+        if service.group_alive():
+            service.kill()
+        service.start()
+
+    def restart_exited(self) -> list[str]:
+        """Start again every Airflow service whose process has exited, as compose's
+        ``restart: unless-stopped`` does; the names restarted."""
+        exited = [
+            name
+            for name, service in self.services.items()
+            if name.startswith("airflow-") and not service.alive()
+        ]
+        for name in exited:
+            self.restart(name)
+        return exited
 
     def logs(self) -> str:
         return "\n".join(
