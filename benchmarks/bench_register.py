@@ -75,6 +75,7 @@ def synthetic_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
                             "email": f"pm@council{code}.gov.uk",
                             "phone": None,
                             "escalation_to": None,
+                            "reminders": "each",
                         }
                     ],
                     "inspection": {
