@@ -2,7 +2,7 @@
 
 At 09:00 on every working day, check that today's reminders went out: the `reminders` DAG
 leaves marks in the register's audit trail (run started, run completed, run failed for good).
-The `wait_for_reminders` sensor looks every minute without holding a worker slot and decides:
+The `wait_for_reminders` sensor looks every minute and decides:
 
 - **went out**: the run completed: nothing to say;
 - **failed**: the run failed after all its retries: alert at once;
@@ -49,7 +49,13 @@ POKE = float(os.environ.get("STATCLOCK_WATCHDOG_POKE_SECONDS", "60"))
     doc_md=__doc__,
 )
 def reminders_watchdog() -> None:
-    @task.sensor(poke_interval=POKE, timeout=max(LIMIT, PATIENCE), mode="reschedule", retries=0)
+    # "poke", not "reschedule": Airflow 3.3 can fail a rescheduled sensor when the executor's
+    # success for one poke arrives after the next poke was queued ("finished with state success,
+    # but the task instance's state attribute is queued": apache/airflow#71172, fix open in
+    # #71194), and a failed sensor would tell the programme manager, falsely, that the reminders
+    # did not finish. It happened under load in the first-start test. The slot it holds is free
+    # within seconds on a good day (the reminders went out at 07:30) and for 90 minutes at most.
+    @task.sensor(poke_interval=POKE, timeout=max(LIMIT, PATIENCE), mode="poke", retries=0)
     def wait_for_reminders(**context: object) -> PokeReturnValue:
         """Done as soon as the day's reminders run has an outcome worth a verdict."""
         from datetime import UTC, datetime
@@ -57,8 +63,7 @@ def reminders_watchdog() -> None:
         from statutory_clock.store.watchdog import reminders_state, verdict
 
         as_of = run_as_of(context)
-        ti = context["ti"]
-        started = ti.get_first_reschedule_date(context) or datetime.now(UTC)  # type: ignore[attr-defined]
+        started = getattr(context["ti"], "start_date", None) or datetime.now(UTC)
         waited = (datetime.now(UTC) - started).total_seconds()
         state = reminders_state(register_engine(), as_of)
         found = verdict(state, waited, PATIENCE)
@@ -80,12 +85,19 @@ def reminders_watchdog() -> None:
             alert_already_sent,
             alert_message,
             record_alert,
+            reminders_state,
+            verdict,
         )
 
-        # No verdict: the sensor reached its limit with the run still unfinished.
+        # No verdict: the sensor reached its limit with the run still unfinished, or the sensor
+        # itself failed; the register says which before anyone is alarmed.
         verdict_name = context["ti"].xcom_pull(task_ids="wait_for_reminders")  # type: ignore[attr-defined]
-        found = Verdict[verdict_name] if verdict_name else Verdict.UNFINISHED
         as_of = run_as_of(context)
+        if verdict_name:
+            found = Verdict[verdict_name]
+        else:
+            state = reminders_state(register_engine(), as_of)
+            found = verdict(state, LIMIT, PATIENCE) or Verdict.UNFINISHED
         if not found.alarming:
             raise AirflowSkipException(f"No alert: {found.value}.")
         engine = register_engine()

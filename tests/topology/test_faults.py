@@ -244,13 +244,18 @@ def assert_exactly_once(counts: Counts) -> None:
 
 
 def quiet(topology: Topology) -> None:
-    """Wait until no reminders run is queued or running (the day's scheduled run, an earlier
-    test's), so that the fault lands on this test's run."""
+    """Wait until the scheduler has made the day's scheduled reminders run (its next one is in
+    the future) and no reminders run is queued or running (that one, an earlier test's), so
+    that this test's councils are decided, and the fault lands, in this test's run."""
     deadline = time.monotonic() + RUN_SECONDS
     while True:
+        following = topology.api.json("/api/v2/dags/reminders").get("next_dagrun_run_after")
+        made = following is not None and dt.datetime.fromisoformat(following) > dt.datetime.now(
+            dt.UTC
+        )
         runs = topology.api.json("/api/v2/dags/reminders/dagRuns", limit=100)["dag_runs"]
         busy = [r["dag_run_id"] for r in runs if r["state"] in ("queued", "running")]
-        if not busy:
+        if made and not busy:
             return
         assert time.monotonic() < deadline, f"reminders runs still going: {busy}"
         time.sleep(2)
