@@ -86,7 +86,7 @@ def reminders_watchdog() -> None:
             alert_message,
             record_alert,
             reminders_state,
-            verdict,
+            verdict_without_the_sensor,
         )
 
         # No verdict: the sensor reached its limit with the run still unfinished, or the sensor
@@ -97,7 +97,7 @@ def reminders_watchdog() -> None:
             found = Verdict[verdict_name]
         else:
             state = reminders_state(register_engine(), as_of)
-            found = verdict(state, LIMIT, PATIENCE) or Verdict.UNFINISHED
+            found = verdict_without_the_sensor(state, PATIENCE)
         if not found.alarming:
             raise AirflowSkipException(f"No alert: {found.value}.")
         engine = register_engine()

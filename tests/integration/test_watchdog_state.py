@@ -18,6 +18,7 @@ from statutory_clock.store.watchdog import (
     record_started,
     reminders_state,
     verdict,
+    verdict_without_the_sensor,
 )
 
 FRI, MON, TUE = date(2017, 12, 1), date(2017, 12, 4), date(2017, 12, 5)
@@ -101,3 +102,20 @@ def test_the_alert_and_the_all_clear_say_what_happened_in_both_parts():
         'href="http://x.example/dags/reminders"'
         in alert.get_body(preferencelist=("html",)).get_content()
     )
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        # The sensor failed (an Airflow race, apache/airflow#71172) while the reminders went out:
+        # no alarm.
+        (RemindersState.COMPLETED, Verdict.WENT_OUT),
+        (RemindersState.IN_PROGRESS, Verdict.UNFINISHED),  # the sensor's limit: still going
+        (RemindersState.FAILED, Verdict.FAILED),
+        (RemindersState.NOT_STARTED, Verdict.MISSING),
+        (RemindersState.BEFORE_FIRST_RUN, Verdict.NOT_WATCHED),
+        (RemindersState.NEVER_RUN, Verdict.NOT_WATCHED),
+    ],
+)
+def test_the_verdict_without_the_sensors_asks_the_register(state, expected):
+    assert verdict_without_the_sensor(state, 600) is expected

@@ -166,6 +166,13 @@ def verdict(state: RemindersState, waited: float, patience: float) -> Verdict | 
     return Verdict.MISSING if state is RemindersState.NOT_STARTED else Verdict.NOT_WATCHED
 
 
+def verdict_without_the_sensor(state: RemindersState, patience: float) -> Verdict:
+    """The verdict when the sensor ended without one (its limit reached, or the sensor itself
+    failed): what the register says now, and a run still in progress is UNFINISHED. A sensor
+    that failed while the reminders went out is then no alarm."""
+    return verdict(state, float("inf"), patience) or Verdict.UNFINISHED
+
+
 def _mark_once(session: Session, as_of: date, action: str, actor: str | Actor, note: str) -> bool:
     """Write the day's ``action`` mark unless it is there already; True if written."""
     if action in _actions(session, as_of):
