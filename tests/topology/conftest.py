@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,17 @@ from tests.topology.postgres import Cluster, private_cluster
 from tests.topology.stack import CELERY, LOCAL, Topology, started
 
 HERE = Path(__file__).resolve().parent
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # ./test.sh runs this tier in the background and stops it with SIGTERM when the rest of the
+    # suite is interrupted: taken as Ctrl-C, every fixture's finally still stops its processes
+    # (each in a session of its own, which nothing else would stop) and its PostgreSQL server.
+    signal.signal(signal.SIGTERM, _interrupted)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

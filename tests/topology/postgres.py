@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from tests.topology.stack import free_port
+from tests.topology.stack import free_port, shielded
 
 ROLES = (
     "CREATE ROLE statclock LOGIN CREATEDB PASSWORD 'statclock'",
@@ -115,7 +115,7 @@ def private_cluster() -> Iterator[Cluster]:
             assert done.returncode == 0, f"{statement}: {done.stderr}"
         yield cluster
     finally:
-        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+        with shielded(), contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
             cluster.stop()
         shutil.rmtree(parent, ignore_errors=True)
 

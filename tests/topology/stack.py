@@ -190,8 +190,22 @@ def _group_has_live_members(pgid: int) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """SIGTERM held off while a block stops what it started: the tier's conftest turns SIGTERM
+    into KeyboardInterrupt (./test.sh stops the background tier with it), which must not cut a
+    teardown short and leave processes behind."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def stop_all(services: list[Service]) -> None:
-    """SIGTERM to each group at once, then SIGKILL to whatever is left after STOP_SECONDS."""
+    """SIGTERM to each group at once, then SIGKILL to whatever is left after STOP_SECONDS,
+    then to anything left in the service's session: a LocalExecutor worker moves to a process
+    group of its own, and would outlive the scheduler."""
     for service in services:
         service.signal_group(signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
@@ -202,6 +216,25 @@ def stop_all(services: list[Service]) -> None:
         if service.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 service.process.wait(5)
+            for pid in _session_members(service.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _session_members(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (each service starts one of its own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields: state, ppid, pgrp, session, ...
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 # -- the REST API v2 ------------------------------------------------------------------------------
@@ -487,20 +520,21 @@ def started(
                 relays,
             )
         finally:
-            stopping = time.monotonic()
-            # The Airflow components first (the scheduler and workers finish their running
-            # tasks, which still need the execution API), then the api-server, then the rest.
-            airflow_first = [
-                s
-                for n, s in services.items()
-                if n.startswith("airflow-") and n != "airflow-api-server"
-            ]
-            stop_all(airflow_first)
-            stop_all([s for n, s in services.items() if n == "airflow-api-server"])
-            stop_all([s for n, s in services.items() if not n.startswith("airflow-")])
-            for relay in relays:
-                relay.stop()
-            timings["stop"] = time.monotonic() - stopping
+            with shielded():
+                stopping = time.monotonic()
+                # The Airflow components first (the scheduler and workers finish their running
+                # tasks, which still need the execution API), then the api-server, then the rest.
+                airflow_first = [
+                    s
+                    for n, s in services.items()
+                    if n.startswith("airflow-") and n != "airflow-api-server"
+                ]
+                stop_all(airflow_first)
+                stop_all([s for n, s in services.items() if n == "airflow-api-server"])
+                stop_all([s for n, s in services.items() if not n.startswith("airflow-")])
+                for relay in relays:
+                    relay.stop()
+                timings["stop"] = time.monotonic() - stopping
 
 
 def _start(
