@@ -157,17 +157,35 @@ class Service:
         return tail(self.log, lines)
 
 
-def _descendants(root: int) -> list[int]:
-    """Every live process descended from ``root``, from /proc's parent links."""
-    children: dict[int, list[int]] = {}
+@dataclass(frozen=True)
+class _Proc:
+    pid: int
+    ppid: int
+    pgrp: int
+    session: int
+
+
+def _live_processes() -> list[_Proc]:
+    """Every live (not zombie) process, from /proc/PID/stat."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            # After the command's closing parenthesis: state, ppid, pgrp, session, ...
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                found.append(_Proc(int(entry.name), *(int(f) for f in fields[1:4])))
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(parent, []).append(int(entry.name))
+    return found
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process descended from ``root``."""
+    children: dict[int, list[int]] = {}
+    for proc in _live_processes():
+        children.setdefault(proc.ppid, []).append(proc.pid)
     found, todo = [], [root]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -177,17 +195,7 @@ def _descendants(root: int) -> list[int]:
 
 
 def _group_has_live_members(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields: state, ppid, pgrp, ...; a zombie (Z) is no longer running anything.
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(proc.pgrp == pgid for proc in _live_processes())
 
 
 @contextlib.contextmanager
@@ -223,18 +231,7 @@ def stop_all(services: list[Service]) -> None:
 
 def _session_members(sid: int) -> list[int]:
     """The live processes of session ``sid`` (each service starts one of its own)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields: state, ppid, pgrp, session, ...
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
+    return [proc.pid for proc in _live_processes() if proc.session == sid]
 
 
 # -- the REST API v2 ------------------------------------------------------------------------------
