@@ -400,11 +400,7 @@ def send_pending(
             digests += done.digest
             continue
         (row_id,) = unit
-        try:
-            outcome = _send_row(engine, row_id, send, sender, now, compose_pack, link_base)
-        except _Unrecorded as lost_commit:
-            record_accepted(engine, lost_commit.accepted)
-            outcome = SENT
+        outcome = _send_row(engine, row_id, send, sender, now, compose_pack, link_base)
         if outcome == SKIPPED:
             skipped += 1
         elif outcome == SENT:
@@ -423,8 +419,9 @@ def _send_row(
     compose_pack: PackComposer | None,
     link_base: str | None,
 ) -> Literal["sent", "skipped"] | SendFailure:
-    """One row in its own transaction: sent, skipped, or its failure.
-    Raises :class:`_Unrecorded` when the relay took the message but the commit failed."""
+    """One row in its own transaction: sent, skipped, or its failure. If the register goes
+    away once the relay has taken the message, the row is recorded as sent when it is back
+    (:func:`record_accepted`)."""
     accepted: _Accepted | None = None
     try:
         with transaction(engine) as session:
@@ -455,13 +452,11 @@ def _send_row(
                     raise  # the server is gone: this row and the rest stay as they were
                 return mark_failed(session, row, error)
             accepted = _Accepted((row.id,), str(message["Message-ID"]), now())
-            row.state, row.sent_at = "sent", accepted.sent_at
-            row.message_id = accepted.message_id
-            row.attempts = (row.attempts or 0) + 1
-    except SQLAlchemyError as error:
+            _mark_sent(row, accepted)
+    except SQLAlchemyError:
         if accepted is None:
             raise
-        raise _Unrecorded(accepted) from error
+        record_accepted(engine, accepted)  # the relay has it; the commit recording it was lost
     return SENT
 
 
@@ -474,18 +469,16 @@ class _Accepted:
     sent_at: datetime
 
 
-class _Unrecorded(Exception):
-    """The relay accepted a message and the register lost the commit that records it."""
-
-    def __init__(self, accepted: _Accepted) -> None:
-        super().__init__(f"ledger rows {accepted.row_ids} sent but not recorded")
-        self.accepted = accepted
-
-
 # How long a send waits for the register to come back when it cannot record a message the relay
 # has already accepted. Giving up (and leaving the task's retry to send the message again) would
 # duplicate it: a database restart or fail-over mid-send is minutes, so wait that long.
 RECORD_PATIENCE_SECONDS = 600.0
+
+
+def _mark_sent(row: ReminderLedger, accepted: _Accepted) -> None:
+    row.state, row.sent_at = "sent", accepted.sent_at
+    row.message_id = accepted.message_id
+    row.attempts = (row.attempts or 0) + 1
 
 
 def record_accepted(
@@ -506,9 +499,7 @@ def record_accepted(
                 ).scalars()
                 for row in rows:
                     if sendable(row):
-                        row.state, row.sent_at = "sent", accepted.sent_at
-                        row.message_id = accepted.message_id
-                        row.attempts = (row.attempts or 0) + 1
+                        _mark_sent(row, accepted)
             log.warning(
                 "The register was unreachable when ledger row(s) %s were sent; recorded as sent "
                 "after %.0f s",
@@ -662,9 +653,7 @@ def _send_digest(
                 failures.extend(mark_failed(session, row, error) for row, _, _ in built)
                 return _Tally(0, skipped)
             for row, _, _ in built:
-                row.state, row.sent_at = "sent", accepted.sent_at
-                row.message_id = str(message["Message-ID"])
-                row.attempts = (row.attempts or 0) + 1
+                _mark_sent(row, accepted)
     except SQLAlchemyError:
         if accepted is None:
             raise
