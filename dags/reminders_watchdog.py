@@ -93,14 +93,13 @@ def reminders_watchdog() -> None:
         # itself failed; the register says which before anyone is alarmed.
         verdict_name = context["ti"].xcom_pull(task_ids="wait_for_reminders")  # type: ignore[attr-defined]
         as_of = run_as_of(context)
+        engine = register_engine()
         if verdict_name:
             found = Verdict[verdict_name]
         else:
-            state = reminders_state(register_engine(), as_of)
-            found = verdict_without_the_sensor(state, PATIENCE)
+            found = verdict_without_the_sensor(reminders_state(engine, as_of), PATIENCE)
         if not found.alarming:
             raise AirflowSkipException(f"No alert: {found.value}.")
-        engine = register_engine()
         if alert_already_sent(engine, as_of):
             raise AirflowSkipException(f"No alert: one was sent for {as_of:%A %-d %B %Y} already.")
         manager = os.environ.get("STATCLOCK_PROGRAMME_MANAGER", "programme.manager@localhost")

@@ -24,7 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.processes import free_port, tail
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -72,18 +73,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # -- the product ----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"({path} not written)"
+def _tail(path: Path) -> str:
+    return tail(path, 60)
 
 
 def _stop(run_sh: subprocess.Popen[bytes]) -> None:
@@ -233,7 +224,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     home = tmp_path_factory.mktemp("e2e-product")
     airflow_home = home / "airflow"
     airflow_home.mkdir(parents=True)
-    port, mail_port = _free_port(), _free_port()
+    port, mail_port = free_port(), free_port()
 
     # Known passwords: the simple auth manager keeps the file's and generates only missing ones.
     passwords = {user: secrets.token_urlsafe(12) for user in USERS}

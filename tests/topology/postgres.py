@@ -24,7 +24,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from tests.topology.stack import free_port, shielded
+from tests.processes import free_port
+from tests.topology.stack import shielded
 
 ROLES = (
     "CREATE ROLE statclock LOGIN CREATEDB PASSWORD 'statclock'",

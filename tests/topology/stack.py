@@ -49,6 +49,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.processes import free_port, tail
 from tests.topology.relay import Relay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,20 +61,6 @@ LOCAL = "LocalExecutor"
 CELERY = "CeleryExecutor"
 WORKERS = 2  # airflow-worker scaled to two, as issue 15 asks
 DAGS = ("register_inspection", "statutory_clock", "reminders", "board_pack")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"({path} not written)"
 
 
 # -- processes ------------------------------------------------------------------------------------
