@@ -59,9 +59,10 @@ def cases_asset() -> Any:
 def register_url() -> str:
     """The case register's SQLAlchemy URL.
 
-    Precedence: the ``statclock_db`` Airflow connection if one is defined (its ``extra``
-    ``{"sqlalchemy_url": ...}`` or its URI), else ``STATCLOCK_DATABASE_URL``, else the embedded
-    SQLite default. Called inside tasks only, never at parse time.
+    Precedence: ``STATCLOCK_DATABASE_URL`` if set (compose sets it for every container),
+    else the ``statclock_db`` Airflow connection if one is defined (its ``extra``
+    ``{"sqlalchemy_url": ...}`` or its URI), else the embedded SQLite default. Called inside
+    tasks only, never at parse time.
     """
     from statutory_clock.store.db import default_url
 

@@ -443,16 +443,27 @@ def test_relay_refusing_for_five_minutes(topology: Topology) -> None:
 
 @local_only
 def test_two_reminders_runs_at_once(topology: Topology) -> None:
-    """(e) An operator runs the reminders by hand (``airflow dags test``) while the day's run
-    is sending: both decide and send at the same time, and no reminder goes twice."""
+    """(e) A second reminders run for the same day starts while the day's run is sending: an
+    operator's ``airflow dags test reminders`` from an Airflow home of their own (a laptop, or
+    a second server left running) pointed at the same register and relay. Airflow's guards
+    (``max_active_runs``, task states) do not reach across two metadata databases, so only the
+    register stands between the two runs: both decide and send at the same time, and no
+    reminder goes twice.
+
+    Its own home, not the deployment's metadata database: there the scheduler also queues the
+    tasks of a ``dags test`` run (they are SCHEDULED in a RUNNING run), and whichever of the
+    two starts the task second fails with ``TaskAlreadyRunningError`` (Airflow 3.3.2), a race
+    the test would lose at random."""
     quiet(topology)
     prefix = seed(topology, "twice")
+    by_hand_env = own_airflow_home(topology)
     topology.relay.hold(HOLD_AT)
     run_id, started = trigger(topology, "two runs")
     held_mid_send(topology)
     outcome: dict[str, subprocess.CompletedProcess[str]] = {}
     by_hand = threading.Thread(
-        target=lambda: outcome.setdefault("done", run_by_hand(topology)), daemon=True
+        target=lambda: outcome.setdefault("done", run_by_hand(topology, by_hand_env)),
+        daemon=True,
     )
     by_hand.start()
     by_hand.join(600)
@@ -471,10 +482,34 @@ def test_two_reminders_runs_at_once(topology: Topology) -> None:
     assert_exactly_once(counts)
 
 
-def run_by_hand(topology: Topology) -> subprocess.CompletedProcess[str]:
+def own_airflow_home(topology: Topology) -> dict[str, str]:
+    """The topology's environment with an Airflow home and metadata database (SQLite) of its
+    own, migrated; the register, relay and everything else the same."""
+    home = topology.workdir / "by-hand"
+    home.mkdir(exist_ok=True)
+    env = {
+        k: v
+        for k, v in topology.env.items()
+        if k != "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"  # derived from the SQLite URL
+    }
+    env["AIRFLOW_HOME"] = str(home)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    migrated = subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"],
+        env=env,
+        cwd=topology.workdir / "run",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert migrated.returncode == 0, (migrated.stdout + migrated.stderr)[-3000:]
+    return env
+
+
+def run_by_hand(topology: Topology, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(VENV_BIN / "airflow"), "dags", "test", "reminders"],
-        env=topology.env,
+        env=env,
         cwd=topology.workdir / "run",
         capture_output=True,
         text=True,
