@@ -70,15 +70,30 @@ from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
 from statutory_clock.calendar import default_calendar  # noqa: E402
 from statutory_clock.store import db, register  # noqa: E402
 from statutory_clock.store.case_document import CaseDocument  # noqa: E402
+from statutory_clock.store.casefile_typing import (  # noqa: E402
+    ActionDict,
+    BoardDict,
+    CaseFileDict,
+    ContactDict,
+    EventDict,
+    InspectionDict,
+)
 from statutory_clock.store.models import BoardPack, Inspection, ReminderLedger  # noqa: E402
 from statutory_clock.store.outbox import PACK_PREFIX  # noqa: E402
+from tests.synthetic import (  # noqa: E402
+    archived_pack,
+    case_file,
+    contact,
+    direction,
+    inspection,
+    recommendations,
+)
 from tests.topology.stack import CELERY, LOCAL, Topology, started  # noqa: E402
 
 DAY = dt.date(2024, 6, 7)  # Friday, the fifth working day of June 2024: monthly packs due
 LONDON = ZoneInfo("Europe/London")
 HISTORY_DAYS = 5  # working days of reminders already decided and sent before DAY
 OFFICERS = 7
-THEMES = ["help and protection", "children in care", "care leavers", "leadership", "LSCB"]
 CYCLE = ("board_pack", "statutory_clock", "reminders")  # the schedule's order: 06:30, 07:00, 07:30
 RUN_SECONDS = 3600.0
 EXECUTORS = {"local": LOCAL, "celery": CELERY}
@@ -92,45 +107,20 @@ def say(message: str) -> None:
 # -- the portfolio --------------------------------------------------------------------------------
 
 
-def _contacts(code: str) -> list[dict[str, Any]]:
+def _contacts(code: str) -> list[ContactDict]:
     manager = "Programme Manager"
-    people = [
-        {
-            "name": manager,
-            "role": "Improvement programme manager",
-            "email": f"pm@council{code}.gov.uk",
-            "phone": None,
-            "escalation_to": None,
-            "reminders": "each",
-        }
+    people = [contact(manager, "Improvement programme manager", f"pm@council{code}.gov.uk")]
+    people += [
+        contact(f"Officer {n}", "Lead officer", f"officer{n}@council{code}.gov.uk", manager)
+        for n in range(OFFICERS)
     ]
-    for n in range(OFFICERS):
-        people.append(
-            {
-                "name": f"Officer {n}",
-                "role": "Lead officer",
-                "email": f"officer{n}@council{code}.gov.uk",
-                "phone": None,
-                "escalation_to": manager,
-                "reminders": "each",
-            }
-        )
     return people
 
 
 def _inspection(
     rng: random.Random, code: str, framework: str, published: dt.date, judgement: str, current: bool
-) -> dict[str, Any]:
-    recs = [
-        {
-            "number": n,
-            "text": f"Recommendation {n} for council {code}",
-            "timescale": None,
-            "theme": THEMES[n % len(THEMES)],
-        }
-        for n in range(1, 21)
-    ]
-    actions = []
+) -> InspectionDict:
+    actions: list[ActionDict] = []
     for a in range(60):
         if current:  # spread around DAY: some overdue, some due soon, most later
             target = DAY + dt.timedelta(days=rng.randrange(-210, 240))
@@ -151,7 +141,7 @@ def _inspection(
                 "smt_lead": "Director",
             }
         )
-    events = []
+    events: list[EventDict] = []
     horizon = DAY - dt.timedelta(days=10)
     if judgement == "inadequate":
         wsoa = published + dt.timedelta(days=rng.randrange(85, 100))
@@ -160,27 +150,30 @@ def _inspection(
         visit = published + dt.timedelta(days=rng.randrange(150, 200))
         if visit < horizon:
             events.append({"milestone": "first_monitoring_visit", "date": visit, "note": None})
+    return inspection(
+        framework,
+        published,
+        {"overall": judgement},
+        recommendations(code),
+        actions,
+        events,
+        {"written_statement_of_action": "Programme Manager"},
+    )
+
+
+def _board(code: str) -> BoardDict:
     return {
-        "framework": framework,
-        "title": None,
-        "notified": None,
-        "fieldwork_start": None,
-        "fieldwork_end": None,
-        "published": published,
-        "received": None,
-        "judgements": {"overall": judgement},
-        "lscb_review": None,
-        "rounding": "end_of_month",
-        "recommendations": recs,
-        "action_plan": actions,
-        "events": events,
-        "planned": [],
-        "milestone_owners": {"written_statement_of_action": "Programme Manager"},
-        "adjustments": [],
+        "name": "Improvement Board",
+        "chair": "Independent Chair",
+        "cadence": "monthly",
+        "cadence_changes": [],
+        "meetings": [],
+        "other_reporting": [],
+        "distribution": [f"board@council{code}.gov.uk", f"chair@council{code}.gov.uk"],
     }
 
 
-def national_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
+def national_portfolio(councils: int, seed: int = 153) -> list[CaseFileDict]:
     """Three case documents per council, oldest first (each new one supersedes the last)."""
     rng = random.Random(seed)
     docs = []
@@ -200,44 +193,15 @@ def national_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
             judgement = judgements[i]
             needs_board = current and "inadequate" in judgements[-2:]
             docs.append(
-                {
-                    "schema_version": 1,
-                    "key": f"la{code}-{i}",
-                    "local_authority": {"name": f"Council {code}", "dfe_code": code},
-                    "contacts": _contacts(code),
-                    "inspection": _inspection(rng, code, framework, published, judgement, current),
-                    "intervention": (
-                        {
-                            "direction": published + dt.timedelta(days=20),
-                            "commissioner": "C",
-                            "independent_chair": None,
-                            "adviser": None,
-                            "reviews": None,
-                            "notes": None,
-                        }
-                        if judgement == "inadequate"
-                        else None
-                    ),
-                    "board": (
-                        {
-                            "name": "Improvement Board",
-                            "chair": "Independent Chair",
-                            "cadence": "monthly",
-                            "cadence_changes": [],
-                            "meetings": [],
-                            "other_reporting": [],
-                            "distribution": [
-                                f"board@council{code}.gov.uk",
-                                f"chair@council{code}.gov.uk",
-                            ],
-                        }
-                        if needs_board
-                        else None
-                    ),
-                    "sources": [],
-                    "notes": None,
-                    "lifecycle": None,
-                }
+                case_file(
+                    f"la{code}-{i}",
+                    f"Council {code}",
+                    code,
+                    _contacts(code),
+                    _inspection(rng, code, framework, published, judgement, current),
+                    direction(published) if judgement == "inadequate" else None,
+                    _board(code) if needs_board else None,
+                )
             )
     return docs
 
@@ -336,24 +300,8 @@ def _pack_history(session: Any) -> None:
         for _ in range(12):
             end = end.replace(day=1) - dt.timedelta(days=1)
             start = end.replace(day=1)
-            label = f"{start:%B %Y}"
-            folder = f"/packs/{case.key}/{label}/v1"
-            session.add(
-                BoardPack(
-                    inspection_id=case.id,
-                    period_label=label,
-                    period_start=start,
-                    period_end=end,
-                    meeting_date=None,
-                    version=1,
-                    pdf_path=f"{folder}/pack.pdf",
-                    html_path=f"{folder}/pack.html",
-                    snapshot_path=f"{folder}/snapshot.json",
-                    sha256=uuid.uuid4().hex * 2,
-                    created_at=dt.datetime.combine(end, dt.time(6, 40), LONDON)
-                    + dt.timedelta(days=7),
-                )
-            )
+            created_at = dt.datetime.combine(end, dt.time(6, 40), LONDON) + dt.timedelta(days=7)
+            session.add(archived_pack(case, start, end, created_at))
 
 
 # -- the cycle ------------------------------------------------------------------------------------

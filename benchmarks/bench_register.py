@@ -16,23 +16,26 @@ import argparse
 import os
 import random
 import resource
+import sys
 import tempfile
 import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from statutory_clock.store import db, register
-from statutory_clock.store.case_document import CaseDocument
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.synthetic
 
-THEMES = ["help and protection", "children in care", "care leavers", "leadership", "LSCB"]
+from statutory_clock.store import db, register  # noqa: E402
+from statutory_clock.store.case_document import CaseDocument  # noqa: E402
+from statutory_clock.store.casefile_typing import ActionDict, CaseFileDict  # noqa: E402
+from tests.synthetic import case_file, contact, direction, inspection, recommendations  # noqa: E402
 
 
-def synthetic_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
+def synthetic_portfolio(councils: int, seed: int = 153) -> list[CaseFileDict]:
     rng = random.Random(seed)
     docs = []
     for c in range(councils):
@@ -40,16 +43,7 @@ def synthetic_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
         for i, (framework, year) in enumerate([("sif", 2015), ("ilacs", 2019), ("ilacs", 2023)]):
             published = date(year, 1, 5) + timedelta(days=rng.randrange(300))
             judgement = rng.choice(["inadequate", "requires_improvement", "good"])
-            recs = [
-                {
-                    "number": n,
-                    "text": f"Recommendation {n} for council {code}",
-                    "timescale": None,
-                    "theme": THEMES[n % len(THEMES)],
-                }
-                for n in range(1, 21)
-            ]
-            actions = [
+            actions: list[ActionDict] = [
                 {
                     "recommendation": 1 + a % 20,
                     "current_strategy": None,
@@ -63,61 +57,29 @@ def synthetic_portfolio(councils: int, seed: int = 153) -> list[dict[str, Any]]:
                 }
                 for a in range(60)
             ]
+            manager = contact(
+                "Programme Manager", "Improvement programme manager", f"pm@council{code}.gov.uk"
+            )
             docs.append(
-                {
-                    "schema_version": 1,
-                    "key": f"la{code}-{i}",
-                    "local_authority": {"name": f"Council {code}", "dfe_code": code},
-                    "contacts": [
-                        {
-                            "name": "Programme Manager",
-                            "role": "Improvement programme manager",
-                            "email": f"pm@council{code}.gov.uk",
-                            "phone": None,
-                            "escalation_to": None,
-                            "reminders": "each",
-                        }
-                    ],
-                    "inspection": {
-                        "framework": framework,
-                        "title": None,
-                        "notified": None,
-                        "fieldwork_start": None,
-                        "fieldwork_end": None,
-                        "published": published,
-                        "received": None,
-                        "judgements": {"overall": judgement},
-                        "lscb_review": None,
-                        "rounding": "end_of_month",
-                        "recommendations": recs,
-                        "action_plan": actions,
-                        "events": [],
-                        "planned": [],
-                        "milestone_owners": {},
-                        "adjustments": [],
-                    },
-                    "intervention": (
-                        {
-                            "direction": published + timedelta(days=20),
-                            "commissioner": "C",
-                            "independent_chair": None,
-                            "adviser": None,
-                            "reviews": None,
-                            "notes": None,
-                        }
-                        if judgement == "inadequate"
-                        else None
+                case_file(
+                    f"la{code}-{i}",
+                    f"Council {code}",
+                    code,
+                    [manager],
+                    inspection(
+                        framework,
+                        published,
+                        {"overall": judgement},
+                        recommendations(code),
+                        actions,
                     ),
-                    "board": None,
-                    "sources": [],
-                    "notes": None,
-                    "lifecycle": None,
-                }
+                    direction(published) if judgement == "inadequate" else None,
+                )
             )
     return docs
 
 
-def bench(url: str, docs: list[dict[str, Any]], label: str) -> None:
+def bench(url: str, docs: list[CaseFileDict], label: str) -> None:
     db.upgrade(url)
     engine = db.make_engine(url)
     as_of = date(2024, 6, 3)

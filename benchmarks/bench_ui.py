@@ -40,10 +40,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.synthetic
 sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "include"))
 
@@ -60,6 +62,7 @@ from statutory_clock.store.models import (  # noqa: E402
     MilestoneRecord,
     ReminderLedger,
 )
+from tests.synthetic import archived_pack  # noqa: E402
 
 # The day the register is built as of. The pages show it as of today (the wall clock), which
 # changes only which statuses the rows show, not how much there is to show.
@@ -141,24 +144,8 @@ def _history(session: Session) -> None:
         for month in range(12):
             end = date(BUILT_ON.year, BUILT_ON.month, 1) - timedelta(days=1 + 31 * month)
             start = end.replace(day=1)
-            label = start.strftime("%B %Y")
-            session.add(
-                BoardPack(
-                    inspection_id=case.id,
-                    period_label=label,
-                    period_start=start,
-                    period_end=end,
-                    meeting_date=None,
-                    version=1,
-                    pdf_path=f"/packs/{case.key}/{label}/v1/pack.pdf",
-                    html_path=f"/packs/{case.key}/{label}/v1/pack.html",
-                    snapshot_path=f"/packs/{case.key}/{label}/v1/snapshot.json",
-                    sha256=uuid.uuid4().hex * 2,
-                    created_at=datetime.combine(end + timedelta(days=7), datetime.min.time())
-                    .replace(hour=7)
-                    .replace(tzinfo=UTC),
-                )
-            )
+            created_at = datetime.combine(end + timedelta(days=7), time_of_day(7, 0), UTC)
+            session.add(archived_pack(case, start, end, created_at))
     session.flush()
     sent = session.execute(select(ReminderLedger.id)).all()
     packs = session.execute(select(BoardPack.id)).all()

@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.synthetic import case_file, contact, inspection
 from tests.topology.postgres import Cluster, wait_accepting
 from tests.topology.stack import CELERY, LOCAL, ROOT, VENV_BIN, Topology
 from tests.topology.test_topology import as_of_and_published
@@ -89,6 +90,7 @@ def seed(topology: Topology, label: str) -> str:
     from statutory_clock.calendar import default_calendar
     from statutory_clock.store import db, register
     from statutory_clock.store.case_document import CaseDocument
+    from statutory_clock.store.casefile_typing import ActionDict
 
     calendar = default_calendar()
     as_of, _ = as_of_and_published()
@@ -101,68 +103,41 @@ def seed(topology: Topology, label: str) -> str:
             for c in range(COUNCILS):
                 domain = f"{label}{c}.faults.example"
                 officers = [f"Officer {a:02d}" for a in range(ACTIONS)]
-                doc = {
-                    "schema_version": 1,
-                    "key": f"{prefix}-{c}",
-                    "local_authority": {
-                        "name": f"Faultshire {label.title()} {c} Council (fictional)",
-                        "dfe_code": f"{code + c}",
-                    },
-                    "contacts": [
-                        {
-                            "name": name,
-                            "role": "Action lead",
-                            "email": f"officer{a:02d}@{domain}",
-                            "phone": None,
-                            "escalation_to": None,
-                            "reminders": "each",
-                        }
+                actions: list[ActionDict] = [
+                    {
+                        "recommendation": 1,
+                        "current_strategy": None,
+                        "required_outcome": f"Outcome {a}",
+                        "lead_officer": officers[a],
+                        "key_tasks": None,
+                        "progress": [],
+                        "target_date": calendar.add_working_days(as_of, 1 + a % 15),
+                        "status": "amber",
+                        "smt_lead": None,
+                    }
+                    for a in range(ACTIONS)
+                ]
+                doc = case_file(
+                    f"{prefix}-{c}",
+                    f"Faultshire {label.title()} {c} Council (fictional)",
+                    f"{code + c}",
+                    [
+                        contact(name, "Action lead", f"officer{a:02d}@{domain}")
                         for a, name in enumerate(officers)
                     ],
-                    "inspection": {
-                        "framework": "ilacs",
-                        "title": None,
-                        "notified": None,
-                        "fieldwork_start": None,
-                        "fieldwork_end": None,
-                        "published": published,
-                        "received": None,
-                        "judgements": {
+                    inspection(
+                        "ilacs",
+                        published,
+                        {
                             "help_and_protection": "requires_improvement",
                             "children_in_care": "requires_improvement",
                             "care_leavers": "good",
                             "leadership": "requires_improvement",
                         },
-                        "lscb_review": None,
-                        "rounding": "end_of_month",
-                        "recommendations": [
-                            {"number": 1, "text": "Improve", "timescale": None, "theme": None}
-                        ],
-                        "action_plan": [
-                            {
-                                "recommendation": 1,
-                                "current_strategy": None,
-                                "required_outcome": f"Outcome {a}",
-                                "lead_officer": officers[a],
-                                "key_tasks": None,
-                                "progress": [],
-                                "target_date": calendar.add_working_days(as_of, 1 + a % 15),
-                                "status": "amber",
-                                "smt_lead": None,
-                            }
-                            for a in range(ACTIONS)
-                        ],
-                        "events": [],
-                        "planned": [],
-                        "milestone_owners": {},
-                        "adjustments": [],
-                    },
-                    "intervention": None,
-                    "board": None,
-                    "sources": [],
-                    "notes": None,
-                    "lifecycle": None,
-                }
+                        [{"number": 1, "text": "Improve", "timescale": None, "theme": None}],
+                        actions,
+                    ),
+                )
                 register.import_case(session, CaseDocument.from_dict(doc), "fault tests", published)
     finally:
         engine.dispose()
