@@ -16,6 +16,12 @@ and DAGs left switched on by an earlier start are paused before it), then runs t
    most recent slot is not today (before 07:30, at a weekend or on a bank holiday), so that a
    first start always shows today's reminders and packs, and a restart adds no second pack.
 
+Every request is asked again, until the deadline, when the API server answers 5xx or drops
+the connection: on the embedded default (SQLite) a first start's tasks write to Airflow's
+database while this switches the DAGs on, and a request that waits out SQLite's 5 s busy timeout
+answers 500 ("database is locked") though a second later it would succeed. Asking again never
+does a thing twice: switching on is idempotent, and a trigger first looks again for today's run.
+
 The production topology gets the same guarantee from its compose file: the scheduler starts
 only when the API server's healthcheck passes (docs/deployment.md). Standard library and httpx
 only (no Airflow import): it runs in about a second once the DAGs are parsed.
@@ -32,16 +38,47 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
 
 TODAY_RUNS = ("reminders", "board_pack")  # what a person starting the product expects to see
 LONDON = ZoneInfo("Europe/London")
+T = TypeVar("T")
 
 
 class StartError(RuntimeError):
     """One line saying what did not start and where to look."""
+
+
+class Busy(Exception):
+    """The API server answered 5xx: worth asking again a moment later."""
+
+
+def checked(response: httpx.Response) -> httpx.Response:
+    """The response, unless the server failed it (5xx): then :class:`Busy`."""
+    if response.status_code >= 500:
+        raise Busy(f"HTTP {response.status_code}")
+    return response
+
+
+def patiently(step: Callable[[], T], deadline: float, what: str) -> T:
+    """``step()``, asked again while the API server is busy (5xx) or drops the connection,
+    until ``deadline``, saying so once; then one line: ``what`` could not be done, the last
+    answer and how many tries."""
+    delay, tries = 0.5, 0
+    while True:
+        tries += 1
+        try:
+            return step()
+        except (Busy, httpx.TransportError) as error:
+            if time.monotonic() + delay > deadline:
+                raise StartError(f"cannot {what}: {error} ({tries} tries)") from None
+            if tries == 1:
+                print(f"==> Airflow is busy ({error}); asking again to {what}", flush=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @dataclass(frozen=True)
@@ -80,8 +117,8 @@ def read_password(password_file: Path, user: str, deadline: float) -> str:
 
 
 def login(api: str, user: str, password: str) -> httpx.Client:
-    response = httpx.post(
-        f"{api}/auth/token", json={"username": user, "password": password}, timeout=30
+    response = checked(
+        httpx.post(f"{api}/auth/token", json={"username": user, "password": password}, timeout=30)
     )
     if response.status_code != 201:
         raise StartError(f"cannot log in to Airflow as {user!r}: HTTP {response.status_code}")
@@ -93,15 +130,21 @@ def login(api: str, user: str, password: str) -> httpx.Client:
 
 def wait_for_dags(client: httpx.Client, dag_ids: Sequence[str], deadline: float) -> None:
     """Until every DAG is parsed; one line naming the file if one does not import."""
+    found: set[str] = set()
     while True:
-        errors = client.get("/importErrors").json().get("import_errors", [])
-        if errors:
-            first = errors[0]
-            reason = str(first.get("stack_trace", "")).strip().splitlines()[-1:] or ["?"]
-            raise StartError(f"{first.get('filename')} does not import: {reason[0]}")
-        found = {d["dag_id"] for d in client.get("/dags", params={"limit": 100}).json()["dags"]}
-        if set(dag_ids) <= found:
-            return
+        try:
+            listed = checked(client.get("/importErrors")).json()
+            errors = listed.get("import_errors", [])
+            if errors:
+                first = errors[0]
+                reason = str(first.get("stack_trace", "")).strip().splitlines()[-1:] or ["?"]
+                raise StartError(f"{first.get('filename')} does not import: {reason[0]}")
+            dags = checked(client.get("/dags", params={"limit": 100})).json()["dags"]
+            found = {d["dag_id"] for d in dags}
+            if set(dag_ids) <= found:
+                return
+        except (Busy, httpx.TransportError):
+            pass  # busy: not parsed yet, as far as this can tell
         if time.monotonic() > deadline:
             missing = ", ".join(sorted(set(dag_ids) - found))
             raise StartError(f"Airflow has not parsed these DAGs in time: {missing}")
@@ -114,36 +157,64 @@ def _day(instant: object) -> date | None:
     return datetime.fromisoformat(instant).astimezone(LONDON).date()
 
 
-def covered_today(client: httpx.Client, dag: dict[str, object], today: date) -> bool:
+def covered_today(client: httpx.Client, dag: dict[str, Any], today: date) -> bool:
     """Whether the DAG has a run for today, or the scheduler is about to make one (its next run
     is its most recent slot, catch-up being off). The day a run is for is its data interval's
     end, or when it was asked for if it has none (statclock_airflow.run_as_of)."""
     if _day(dag.get("next_dagrun_data_interval_end") or dag.get("next_dagrun_run_after")) == today:
         return True
-    runs = client.get(
-        f"/dags/{dag['dag_id']}/dagRuns", params={"order_by": "-run_after", "limit": 5}
+    runs = checked(
+        client.get(f"/dags/{dag['dag_id']}/dagRuns", params={"order_by": "-run_after", "limit": 5})
     ).json()["dag_runs"]
     return any(_day(r.get("data_interval_end") or r.get("run_after")) == today for r in runs)
 
 
-def switch_on(client: httpx.Client, dag_ids: Sequence[str], today: date) -> Started:
+def switch_on(
+    client: httpx.Client, dag_ids: Sequence[str], today: date, deadline: float
+) -> Started:
     unpaused, triggered = [], []
     for dag_id in dag_ids:
-        dag = client.get(f"/dags/{dag_id}").json()
-        if dag.get("is_paused"):
-            response = client.patch(f"/dags/{dag_id}", json={"is_paused": False})
-            if response.status_code != 200:
-                raise StartError(f"cannot switch on {dag_id}: HTTP {response.status_code}")
+        switched, ran = _switch_on_one(client, dag_id, today, deadline)
+        if switched:
             unpaused.append(dag_id)
-        if dag_id in TODAY_RUNS and not covered_today(client, dag, today):
-            response = client.post(
+        if ran:
+            triggered.append(dag_id)
+    return Started(tuple(unpaused), tuple(triggered))
+
+
+def _switch_on_one(
+    client: httpx.Client, dag_id: str, today: date, deadline: float
+) -> tuple[bool, bool]:
+    """Whether the DAG was switched on, and whether it was run by hand for today."""
+
+    def read() -> dict[str, Any]:
+        dag: dict[str, Any] = checked(client.get(f"/dags/{dag_id}")).json()
+        return dag
+
+    def unpause() -> None:
+        response = checked(client.patch(f"/dags/{dag_id}", json={"is_paused": False}))
+        if response.status_code != 200:
+            raise StartError(f"cannot switch on {dag_id}: HTTP {response.status_code}")
+
+    def trigger_unless_covered() -> bool:
+        # Read again on every try: a trigger whose answer was lost may have made the run.
+        if covered_today(client, read(), today):
+            return False
+        response = checked(
+            client.post(
                 f"/dags/{dag_id}/dagRuns",
                 json={"logical_date": None, "note": "First start: today's run"},
             )
-            if response.status_code not in (200, 201):
-                raise StartError(f"cannot trigger {dag_id}: HTTP {response.status_code}")
-            triggered.append(dag_id)
-    return Started(tuple(unpaused), tuple(triggered))
+        )
+        if response.status_code not in (200, 201):
+            raise StartError(f"cannot trigger {dag_id}: HTTP {response.status_code}")
+        return True
+
+    switched = bool(patiently(read, deadline, f"read {dag_id}").get("is_paused"))
+    if switched:
+        patiently(unpause, deadline, f"switch on {dag_id}")
+    ran = dag_id in TODAY_RUNS and patiently(trigger_unless_covered, deadline, f"trigger {dag_id}")
+    return switched, ran
 
 
 def dag_ids_in(folder: Path) -> list[str]:
@@ -175,9 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_for_health(args.api, deadline, alive)
         password = read_password(args.password_file, args.user, deadline)
         dag_ids = dag_ids_in(args.dags_folder)
-        with login(args.api, args.user, password) as client:
+        client = patiently(
+            lambda: login(args.api, args.user, password), deadline, "log in to Airflow"
+        )
+        with client:
             wait_for_dags(client, dag_ids, deadline)
-            started = switch_on(client, dag_ids, datetime.now(LONDON).date())
+            started = switch_on(client, dag_ids, datetime.now(LONDON).date(), deadline)
     except (StartError, httpx.HTTPError) as error:
         print(f"statclock: the DAGs were not started: {error}", file=sys.stderr)
         return 1
